@@ -1,0 +1,194 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"integrations"
+	"integrations/service"
+)
+
+// MaxSearchLength bounds the search parameter.
+const MaxSearchLength = 256
+
+func invalid(format string, args ...any) error {
+	return integrations.Errorf(integrations.EINVALID, format, args...)
+}
+
+// paging reads the page and limit parameters.
+func paging(r *http.Request) (service.Paging, error) {
+	p := service.Paging{Token: r.URL.Query().Get("page"), Limit: service.DefaultLimit}
+	if v := r.URL.Query().Get("limit"); v != "" || r.URL.Query().Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > service.MaxLimit {
+			return p, invalid("limit must be an integer from 0 to %d, not %q.", service.MaxLimit, truncate(v))
+		}
+		p.Limit = n
+	}
+	return p, nil
+}
+
+// search reads the search parameter.
+func search(r *http.Request) (string, error) {
+	s := r.URL.Query().Get("search")
+	if utf8.RuneCountInString(s) > MaxSearchLength {
+		return "", invalid("search is longer than %d characters.", MaxSearchLength)
+	}
+	return s, nil
+}
+
+// queryBool reads an optional boolean parameter.
+func queryBool(r *http.Request, name string) (*bool, error) {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return nil, nil
+	}
+	switch q.Get(name) {
+	case "true":
+		b := true
+		return &b, nil
+	case "false":
+		b := false
+		return &b, nil
+	}
+	return nil, invalid("%s must be true or false, not %q.", name, truncate(q.Get(name)))
+}
+
+// queryEnum reads an optional parameter that must be one of values.
+func queryEnum(r *http.Request, name string, values ...string) (string, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return "", nil
+	}
+	for _, ok := range values {
+		if v == ok {
+			return v, nil
+		}
+	}
+	return "", invalid("%s must be one of %s, not %q.", name, strings.Join(values, ", "), truncate(v))
+}
+
+// truncate shortens a value quoted in an error message.
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// decodeBody decodes a required JSON body into v. Fields the spec does not
+// know are ignored, as the spec's schemas allow them.
+func decodeBody(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return invalid("A JSON request body is required.")
+	}
+	return decodeJSON(data, v)
+}
+
+// decodeOptionalBody decodes a JSON body into v, if there is one.
+func decodeOptionalBody(r *http.Request, v any) error {
+	data, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return err
+	}
+	return decodeJSON(data, v)
+}
+
+// readBody reads the body within the size limit.
+func readBody(r *http.Request) ([]byte, error) {
+	data, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, integrations.Errorf(integrations.ETOOLARGE, "The request body is larger than %d bytes.", tooLarge.Limit)
+	} else if err != nil {
+		return nil, invalid("The request body could not be read.")
+	}
+	return data, nil
+}
+
+// decodeJSON decodes data into v, with messages that name the field at fault.
+func decodeJSON(data []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(data))
+	if err := d.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return invalid("The request body holds more than one JSON value.")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a message for the caller.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	var appErr *integrations.Error
+	switch {
+	case errors.As(err, &appErr):
+		return err
+	case errors.As(err, &syntax):
+		return invalid("The request body is not valid JSON (at byte %d): %s.", syntax.Offset, syntax.Error())
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if field == "" {
+			return invalid("The request body must be a JSON %s, not %s.", jsonType(typeErr.Type.Kind().String()), typeErr.Value)
+		}
+		return invalid("%s must be %s, not %s.", field, jsonType(typeErr.Type.String()), typeErr.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("The request body is not valid JSON: it ends too early.")
+	}
+	return invalid("The request body is not valid JSON: %s.", err.Error())
+}
+
+// jsonType names a Go type the way a JSON caller thinks of it.
+func jsonType(goType string) string {
+	switch {
+	case goType == "string" || goType == "*string":
+		return "a string"
+	case goType == "bool" || goType == "*bool":
+		return "a boolean"
+	case strings.Contains(goType, "int") || strings.Contains(goType, "float"):
+		return "a number"
+	case strings.HasPrefix(goType, "[]") || strings.HasPrefix(goType, "*[]") || goType == "slice":
+		return "an array"
+	case strings.HasPrefix(goType, "map") || goType == "struct":
+		return "an object"
+	}
+	return fmt.Sprintf("of type %s", goType)
+}
+
+// Optional is a JSON field that tells apart absent, null and a value.
+type Optional[T any] struct {
+	Set   bool // present in the body
+	Null  bool // present as null
+	Value T
+}
+
+// UnmarshalJSON records that the field was present.
+func (o *Optional[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// ptr returns a pointer to the value when set and not null.
+func (o Optional[T]) ptr() *T {
+	if !o.Set || o.Null {
+		return nil
+	}
+	return &o.Value
+}

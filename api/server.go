@@ -1,0 +1,271 @@
+// Package api serves GitBook's API v1 for integrations over HTTP, with the
+// server's own extensions outside /v1. Handlers decode input, call the
+// service and encode output; access rules live in the service.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"integrations"
+	"integrations/service"
+)
+
+// Config configures the HTTP API.
+type Config struct {
+	// PublicURL is the base of every absolute URL in responses, without a
+	// trailing slash, e.g. http://127.0.0.1:8080.
+	PublicURL string
+	// MaxBodyBytes bounds request bodies; larger ones get 413.
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+}
+
+// DefaultMaxBodyBytes is the default limit on request bodies. It leaves room
+// for a published integration: a script of up to 5 MiB plus its base64 icon
+// and preview images.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Server is the HTTP API.
+type Server struct {
+	svc    *service.Service
+	cfg    Config
+	log    *slog.Logger
+	mux    *http.ServeMux
+	routes []Route
+}
+
+// Schemes is the set of token kinds an operation accepts: the spec's security
+// schemes.
+type Schemes uint8
+
+// The schemes. Public routes need no token at all.
+const (
+	User Schemes = 1 << iota
+	Integration
+	Installation
+	Public
+	Any = User | Integration | Installation // the spec's global security
+)
+
+// Route is one operation of the server.
+type Route struct {
+	Method    string
+	Pattern   string // a net/http pattern path, e.g. /v1/spaces/{spaceId}
+	Operation string // the spec's operationId, or a name of our own outside /v1
+	Schemes   Schemes
+	handle    func(w http.ResponseWriter, r *http.Request) error
+}
+
+// New returns the HTTP API of the service.
+func New(svc *service.Service, cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
+	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s.routes = s.routeTable()
+	byPath := map[string]map[string]Route{}
+	for _, rt := range s.routes {
+		if byPath[rt.Pattern] == nil {
+			byPath[rt.Pattern] = map[string]Route{}
+		}
+		byPath[rt.Pattern][rt.Method] = rt
+	}
+	for pattern, methods := range byPath {
+		s.mux.Handle(pattern, s.dispatch(methods))
+	}
+	s.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, integrations.Errorf(integrations.ENOTFOUND, "No route for %s %s.", r.Method, r.URL.Path))
+	}))
+	return s
+}
+
+// Routes returns every route the server serves.
+func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+
+// dispatch routes a request on a path to the route of its method: 405 for
+// the others.
+func (s *Server) dispatch(methods map[string]Route) http.Handler {
+	var allowed []string
+	for m := range methods {
+		allowed = append(allowed, m)
+	}
+	sort.Strings(allowed)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rt, ok := methods[r.Method]
+		if !ok && r.Method == http.MethodHead {
+			rt, ok = methods[http.MethodGet]
+		}
+		if !ok {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			s.writeError(w, r, &httpError{http.StatusMethodNotAllowed, "Method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ") + "."})
+			return
+		}
+		setRoute(r, rt)
+		s.serveRoute(w, r, rt)
+	})
+}
+
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
+	if rt.Schemes&Public == 0 {
+		c, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if err := checkScheme(c, rt); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r = r.WithContext(integrations.NewContextWithCaller(r.Context(), c))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if err := rt.handle(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+// authenticate resolves the request's bearer token.
+func (s *Server) authenticate(r *http.Request) (*integrations.Caller, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, integrations.Errorf(integrations.EUNAUTHORIZED, "Authentication required: send an API token as Authorization: Bearer <token>.")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return nil, integrations.Errorf(integrations.EUNAUTHORIZED, "The Authorization header must be Bearer <token>.")
+	}
+	return s.svc.Authenticate(r.Context(), token)
+}
+
+// checkScheme refuses a caller whose kind of token the operation does not accept.
+func checkScheme(c *integrations.Caller, rt Route) error {
+	var kind Schemes
+	var name string
+	switch {
+	case c.IsUser():
+		kind, name = User, "user"
+	case c.IsIntegration():
+		kind, name = Integration, "integration"
+	case c.IsInstallation():
+		kind, name = Installation, "installation"
+	}
+	if rt.Schemes&kind == 0 {
+		return integrations.Errorf(integrations.EFORBIDDEN, "%s does not accept %s tokens.", rt.Operation, name)
+	}
+	return nil
+}
+
+// cleanPath reports whether a path is in its clean form. ServeMux would
+// redirect other paths to their clean form, which could route an id such as
+// ".." to another operation; such paths get 404 instead.
+func cleanPath(p string) bool {
+	return p == "/" || (path.Clean(p) == p || path.Clean(p)+"/" == p)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// ServeHTTP serves a request: it assigns a request id, recovers from panics
+// and logs one line per request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get("X-Request-Id")
+	if !requestIDPattern.MatchString(id) {
+		b := make([]byte, 12)
+		rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	w.Header().Set("X-Request-Id", id)
+	sw := &statusWriter{ResponseWriter: w}
+	info := &requestInfo{id: id}
+	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic", "request_id", id, "panic", p)
+			if sw.status == 0 {
+				s.writeError(sw, r, integrations.Errorf(integrations.EINTERNAL, "Internal error."))
+			}
+		}
+		route := info.pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.log.Info("request", "method", r.Method, "route", route, "status", sw.code(),
+			"duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", sw.bytes, "request_id", id)
+	}()
+	if !cleanPath(r.URL.Path) {
+		s.writeError(sw, r, integrations.Errorf(integrations.ENOTFOUND, "No route for %s %s.", r.Method, r.URL.Path))
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+type requestInfoKey struct{}
+
+// requestInfo is what the log line learns while the request is served.
+type requestInfo struct {
+	id      string
+	pattern string
+}
+
+func setRoute(r *http.Request, rt Route) {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		info.pattern = rt.Method + " " + rt.Pattern
+	}
+}
+
+func requestID(r *http.Request) string {
+	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
+		return info.id
+	}
+	return ""
+}
+
+// statusWriter records the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,52 @@
+package integrations
+
+import (
+	"crypto/rand"
+	"regexp"
+)
+
+// The spec's patterns for ids (EntityId) and integration names.
+var (
+	idPattern   = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+	namePattern = regexp.MustCompile(`^[a-zA-Z0-9-_.]+$`)
+)
+
+// MaxIDLength bounds every id this server accepts. The spec sets no length for
+// EntityId; a bound keeps indexes and logs sane.
+const MaxIDLength = 100
+
+// MaxNameLength is the spec's maxLength for integration names.
+const MaxNameLength = 100
+
+// ValidID reports whether s is a well-formed EntityId.
+func ValidID(s string) bool {
+	return len(s) <= MaxIDLength && idPattern.MatchString(s)
+}
+
+// ValidName reports whether s is a well-formed integration name.
+func ValidName(s string) bool {
+	return len(s) <= MaxNameLength && namePattern.MatchString(s)
+}
+
+const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// NewID returns a random 20-character id, shaped like GitBook's own ids.
+func NewID() string { return randomString(20) }
+
+// randomString returns n characters drawn uniformly from alphabet.
+func randomString(n int) string {
+	b := make([]byte, n)
+	buf := make([]byte, 2*n)
+	for i := 0; i < n; {
+		rand.Read(buf) // never fails (crypto/rand panics rather than return short reads)
+		for _, c := range buf {
+			// 248 is the largest multiple of 62 below 256: rejecting above it keeps
+			// the distribution uniform.
+			if c < 248 && i < n {
+				b[i] = alphabet[int(c)%len(alphabet)]
+				i++
+			}
+		}
+	}
+	return string(b)
+}

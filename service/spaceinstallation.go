@@ -1,0 +1,245 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+
+	"integrations"
+)
+
+// SpaceInstallation is a space installation, with its space as the caller
+// sees it.
+type SpaceInstallation struct {
+	*integrations.SpaceInstallation
+	Space Space // filled in only when asked for (the spec's extended)
+}
+
+// spaceOfInstallation loads a space of an installation's organization. A
+// space the caller may see in another organization is refused with 400; one
+// the caller may not see is not found.
+func (r *roles) spaceOfInstallation(in Installation, spaceID string) (Space, error) {
+	if err := checkID("spaceId", spaceID); err != nil {
+		return Space{}, err
+	}
+	sp, err := r.tx.Space(spaceID)
+	if err != nil {
+		return Space{}, notFoundAs(err, "Space", spaceID)
+	}
+	if sp.OrganizationID != in.OrganizationID {
+		if ok, _, err := r.canSeeSpace(sp); err != nil {
+			return Space{}, err
+		} else if ok && r.caller.IsUser() {
+			return Space{}, integrations.Errorf(integrations.EINVALID, "Space %q belongs to another organization than installation %q.", spaceID, in.ID)
+		}
+		return Space{}, errNotFound("Space", spaceID)
+	}
+	return Space{sp, in.Role}, nil
+}
+
+// spaceInstallation loads a space installation the caller may see.
+func (r *roles) spaceInstallation(name, installationID, spaceID string) (Integration, Installation, SpaceInstallation, error) {
+	i, in, err := r.installation(name, installationID)
+	if err != nil {
+		return i, in, SpaceInstallation{}, err
+	}
+	sp, err := r.spaceOfInstallation(in, spaceID)
+	if err != nil {
+		return i, in, SpaceInstallation{}, err
+	}
+	si, err := r.tx.SpaceInstallation(in.ID, spaceID)
+	if err != nil {
+		return i, in, SpaceInstallation{}, notFoundAs(err, "Space installation", installationID+"/"+spaceID)
+	}
+	return i, in, SpaceInstallation{si, sp}, nil
+}
+
+// InstallOnSpace enables an installation on a space of its organization.
+// Admins of the organization and the integration's tokens may. Installing it
+// again answers the existing space installation, unchanged.
+func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spaceID string) (out SpaceInstallation, created bool, err error) {
+	c := caller(ctx)
+	if spaceID == "" {
+		return out, false, integrations.Errorf(integrations.EINVALID, "space is required.")
+	}
+	err = s.store.Update(ctx, func(tx integrations.Tx) error {
+		r := newRoles(tx, c)
+		i, in, err := r.installation(name, installationID)
+		if err != nil {
+			return err
+		}
+		if err := needAdmin(c, in, "install integrations on its spaces"); err != nil {
+			return err
+		}
+		if !i.CanInstallOnSpace() {
+			return integrations.Errorf(integrations.EINVALID, "Integration %q targets %s: it cannot be installed on spaces.", name, i.Target)
+		}
+		sp, err := r.spaceOfInstallation(in, spaceID)
+		if err != nil {
+			return err
+		}
+		existing, err := tx.SpaceInstallation(in.ID, spaceID)
+		if err == nil {
+			out, created = SpaceInstallation{existing, sp}, false
+			return nil
+		} else if integrations.ErrorCode(err) != integrations.ENOTFOUND {
+			return err
+		}
+		status, err := integrations.ConfiguredStatus(integrations.StatusActive, i.Configurations.Space, "configuration", nil)
+		if err != nil {
+			return err
+		}
+		si := &integrations.SpaceInstallation{
+			InstallationID: in.ID, SpaceID: spaceID, Status: status, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{},
+			CreatedAt: tx.Now(), UpdatedAt: tx.Now(), IntegrationID: i.ID, IntegrationName: i.Name, OrganizationID: in.OrganizationID,
+		}
+		if err := tx.CreateSpaceInstallation(si); err != nil {
+			return err
+		}
+		out, created = SpaceInstallation{si, sp}, true
+		return nil
+	})
+	return out, created, err
+}
+
+// SpaceInstallation returns a space installation the caller may see.
+func (s *Service) SpaceInstallation(ctx context.Context, name, installationID, spaceID string) (SpaceInstallation, error) {
+	var out SpaceInstallation
+	err := s.store.View(ctx, func(tx integrations.Tx) error {
+		var err error
+		_, _, out, err = newRoles(tx, caller(ctx)).spaceInstallation(name, installationID, spaceID)
+		return err
+	})
+	return out, err
+}
+
+// SpaceInstallationUpdate holds the fields of
+// UpdateIntegrationSpaceInstallation; nil fields stay as they are.
+type SpaceInstallationUpdate struct {
+	Configuration json.RawMessage
+	ExternalIDs   *[]string
+}
+
+// UpdateSpaceInstallation changes a space installation's configuration or
+// external ids. Configuration values are checked against the integration's
+// space configuration, which decides between the active and pending status.
+func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installationID, spaceID string, u SpaceInstallationUpdate) (SpaceInstallation, error) {
+	c := caller(ctx)
+	var out SpaceInstallation
+	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+		i, in, si, err := newRoles(tx, c).spaceInstallation(name, installationID, spaceID)
+		if err != nil {
+			return err
+		}
+		if err := needAdmin(c, in, "change its space installations"); err != nil {
+			return err
+		}
+		if u.Configuration != nil {
+			si.Configuration = u.Configuration
+		}
+		if si.Status, err = integrations.ConfiguredStatus(si.Status, i.Configurations.Space, "configuration", si.Configuration); err != nil {
+			return err
+		}
+		if u.ExternalIDs != nil {
+			if err := integrations.ValidateExternalIDs(*u.ExternalIDs); err != nil {
+				return err
+			}
+			si.ExternalIDs = *u.ExternalIDs
+		}
+		si.UpdatedAt = tx.Now()
+		out = si
+		return tx.UpdateSpaceInstallation(si.SpaceInstallation)
+	})
+	return out, err
+}
+
+// UninstallFromSpace removes a space installation. Admins of the
+// organization and the integration's tokens may. It reports false when
+// there was nothing to remove, or nothing the caller may see.
+func (s *Service) UninstallFromSpace(ctx context.Context, name, installationID, spaceID string) (bool, error) {
+	c := caller(ctx)
+	deleted := false
+	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+		_, in, si, err := newRoles(tx, c).spaceInstallation(name, installationID, spaceID)
+		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := needAdmin(c, in, "uninstall integrations from its spaces"); err != nil {
+			return err
+		}
+		deleted, err = tx.DeleteSpaceInstallation(in.ID, si.SpaceID)
+		return err
+	})
+	return deleted, err
+}
+
+// InstallationSpaces lists the space installations of an installation.
+// With extended, each carries its space.
+func (s *Service) InstallationSpaces(ctx context.Context, name, installationID string, extended bool, p Paging) (List[SpaceInstallation], error) {
+	c := caller(ctx)
+	var out List[SpaceInstallation]
+	err := s.store.View(ctx, func(tx integrations.Tx) error {
+		r := newRoles(tx, c)
+		_, in, err := r.installation(name, installationID)
+		if err != nil {
+			return err
+		}
+		f := integrations.SpaceInstallationFilter{InstallationID: in.ID}
+		out, err = s.spaceInstallations(r, f, extended, p, []string{"installationSpaces", name, installationID, c.ID()})
+		return err
+	})
+	return out, err
+}
+
+// IntegrationSpaceInstallations lists the space installations of an
+// integration for its own tokens: all of them for an integration token,
+// those of its installation for an installation token.
+func (s *Service) IntegrationSpaceInstallations(ctx context.Context, name, externalID string, extended bool, p Paging) (List[SpaceInstallation], error) {
+	c := caller(ctx)
+	var out List[SpaceInstallation]
+	err := s.store.View(ctx, func(tx integrations.Tx) error {
+		r := newRoles(tx, c)
+		i, err := r.integrationForInstallations(name)
+		if err != nil {
+			return err
+		}
+		if c.IsUser() {
+			return forbidden("Listing the space installations of an integration needs one of its tokens.")
+		}
+		f := integrations.SpaceInstallationFilter{IntegrationID: i.ID, ExternalID: externalID}
+		if c.IsInstallation() {
+			f.InstallationID = c.InstallationID
+		}
+		out, err = s.spaceInstallations(r, f, extended, p, []string{"integrationSpaces", name, externalID, c.ID()})
+		return err
+	})
+	return out, err
+}
+
+func (s *Service) spaceInstallations(r *roles, f integrations.SpaceInstallationFilter, extended bool, p Paging, scope []string) (List[SpaceInstallation], error) {
+	found, err := list(s, p, scope, func(si *integrations.SpaceInstallation) integrations.Cursor {
+		return integrations.Cursor{At: si.CreatedAt.UnixMicro(), ID: si.InstallationID + "/" + si.SpaceID}
+	}, func(page integrations.Page) ([]*integrations.SpaceInstallation, int, error) {
+		return r.tx.SpaceInstallations(f, page)
+	})
+	if err != nil {
+		return List[SpaceInstallation]{}, err
+	}
+	out := List[SpaceInstallation]{Items: make([]SpaceInstallation, len(found.Items)), Count: found.Count, Next: found.Next}
+	for n, si := range found.Items {
+		out.Items[n] = SpaceInstallation{SpaceInstallation: si}
+		if extended {
+			sp, err := r.tx.Space(si.SpaceID)
+			if err != nil {
+				return out, err
+			}
+			role, _, err := r.of(sp.OrganizationID)
+			if err != nil {
+				return out, err
+			}
+			out.Items[n].Space = Space{sp, role}
+		}
+	}
+	return out, nil
+}

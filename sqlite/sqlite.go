@@ -1,0 +1,131 @@
+// Package sqlite opens the store on an embedded SQLite file (modernc.org/sqlite,
+// no cgo).
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"integrations/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Open opens (creating if needed) the SQLite database named by a URL of the
+// form sqlite:PATH, with optional parameters: sqlite:data/app.db?synchronous=full.
+// It applies the migrations before it returns.
+//
+// Parameters:
+//   - synchronous: NORMAL (the default) keeps every committed transaction
+//     through a crash of the process; FULL also through a crash of the machine,
+//     at the cost of one fsync per commit.
+func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
+	path, sync, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	dsn := func(extra string) string {
+		return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" + extra
+	}
+	// One connection writes, with transactions that take the write lock when
+	// they begin, so that writers queue instead of failing with SQLITE_BUSY.
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	if err != nil {
+		return nil, err
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxIdleTime(0)
+	write.SetConnMaxLifetime(0)
+	if err := sqlstore.Migrate(ctx, write, mustSub(migrations, "migrations"), func(q string) string { return q }); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("sqlite %s: %w", path, err)
+	}
+	read, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		write.Close()
+		return nil, err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	read.SetConnMaxIdleTime(0)
+	read.SetConnMaxLifetime(0)
+	return sqlstore.New(read, write, Dialect), nil
+}
+
+// parseURL splits sqlite:PATH?synchronous=X into the path and the setting.
+func parseURL(raw string) (path, sync string, err error) {
+	rest, ok := strings.CutPrefix(raw, "sqlite:")
+	if !ok {
+		return "", "", fmt.Errorf("database URL %q does not start with sqlite:", raw)
+	}
+	rest = strings.TrimPrefix(rest, "//")
+	path, query, _ := strings.Cut(rest, "?")
+	if path == "" {
+		return "", "", fmt.Errorf("database URL %q names no file", raw)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return "", "", fmt.Errorf("database URL %q: %w", raw, err)
+	}
+	sync = "NORMAL"
+	for key, values := range q {
+		switch key {
+		case "synchronous":
+			sync = strings.ToUpper(values[0])
+			if sync != "NORMAL" && sync != "FULL" && sync != "EXTRA" {
+				return "", "", fmt.Errorf("database URL %q: synchronous must be normal, full or extra", raw)
+			}
+		default:
+			return "", "", fmt.Errorf("database URL %q: unknown parameter %q", raw, key)
+		}
+	}
+	return path, sync, nil
+}
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
+
+// Dialect is what the shared SQL needs to know about SQLite.
+var Dialect = sqlstore.Dialect{
+	Name:                  "sqlite",
+	Placeholders:          func(q string) string { return q },
+	IsUniqueViolation:     hasCode(sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY),
+	IsForeignKeyViolation: hasCode(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
+	IsRetryable:           hasCode(sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED),
+	IsUnavailable:         hasCode(sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL),
+}
+
+// hasCode returns a function that reports whether an error is a SQLite error
+// with one of the codes (extended codes, or primary codes matching their low byte).
+func hasCode(codes ...int) func(error) bool {
+	return func(err error) bool {
+		var e *sqlite.Error
+		if !errors.As(err, &e) {
+			return false
+		}
+		for _, c := range codes {
+			if e.Code() == c || (c < 256 && e.Code()&0xff == c) {
+				return true
+			}
+		}
+		return false
+	}
+}

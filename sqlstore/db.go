@@ -1,0 +1,268 @@
+// Package sqlstore implements integrations.Store with SQL that SQLite and
+// PostgreSQL both run. The sqlite and postgres packages open a database, apply
+// their own migrations and hand it here with a Dialect that says what differs.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"integrations"
+)
+
+// Dialect is what differs between the databases.
+type Dialect struct {
+	Name string
+	// Placeholders rewrites the '?' placeholders of a query, e.g. to $1, $2.
+	Placeholders func(query string) string
+	// ReadTx and WriteTx are the options of read and write transactions.
+	ReadTx, WriteTx sql.TxOptions
+	// IsUniqueViolation, IsForeignKeyViolation and IsRetryable classify errors.
+	IsUniqueViolation     func(error) bool
+	IsForeignKeyViolation func(error) bool
+	IsRetryable           func(error) bool // a conflict with a concurrent transaction
+	IsUnavailable         func(error) bool // the database cannot be reached
+}
+
+// DB is a store on a SQL database.
+type DB struct {
+	read, write *sql.DB
+	dialect     Dialect
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+// New returns a store that reads through read and writes through write, which
+// may be the same handle.
+func New(read, write *sql.DB, d Dialect) *DB {
+	return &DB{read: read, write: write, dialect: d, Now: time.Now}
+}
+
+// Close closes the database handles.
+func (db *DB) Close() error {
+	err := db.read.Close()
+	if db.write != db.read {
+		err = errors.Join(err, db.write.Close())
+	}
+	return err
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.read.PingContext(ctx); err != nil {
+		return db.wrap(err)
+	}
+	return nil
+}
+
+// View runs fn in a read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(integrations.Tx) error) error {
+	err := db.run(ctx, db.read, db.dialect.ReadTx, fn)
+	var r *retryable
+	if errors.As(err, &r) {
+		return db.wrap(r.err)
+	}
+	return err
+}
+
+// maxAttempts bounds how many times Update runs a transaction that keeps
+// conflicting with concurrent ones.
+const maxAttempts = 20
+
+// Update runs fn in a read-write transaction, again when the database reports
+// a conflict with a concurrent transaction.
+func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := db.run(ctx, db.write, db.dialect.WriteTx, fn)
+		var r *retryable
+		if !errors.As(err, &r) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("%w (%v)", integrations.Errorf(integrations.ECONFLICT, "The request kept conflicting with concurrent changes; try again."), r.err)
+		}
+		select {
+		case <-ctx.Done():
+			return db.wrap(ctx.Err())
+		case <-time.After(time.Duration(attempt) * time.Millisecond):
+		}
+	}
+}
+
+// retryable marks an error that Update should retry.
+type retryable struct{ err error }
+
+func (r *retryable) Error() string { return r.err.Error() }
+
+func (db *DB) run(ctx context.Context, h *sql.DB, opts sql.TxOptions, fn func(integrations.Tx) error) (err error) {
+	sqlTx, err := h.BeginTx(ctx, &opts)
+	if err != nil {
+		return db.classify(err)
+	}
+	t := &tx{ctx: ctx, tx: sqlTx, db: db, now: db.Now().UTC().Truncate(time.Microsecond)}
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return db.classify(err)
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return db.classify(err)
+	}
+	return nil
+}
+
+// classify turns a database error into one that Update retries, or into an
+// application error; application errors pass through.
+func (db *DB) classify(err error) error {
+	var appErr *integrations.Error
+	switch {
+	case errors.As(err, &appErr):
+		return err
+	case db.dialect.IsRetryable(err):
+		return &retryable{err}
+	}
+	return db.wrap(err)
+}
+
+// wrap turns database errors that callers must tell apart into application
+// errors; anything else stays as it is and shows as an internal error.
+func (db *DB) wrap(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.DeadlineExceeded) || db.dialect.IsUnavailable(err):
+		return &unavailable{err}
+	}
+	return err
+}
+
+// unavailable is an EUNAVAILABLE application error that keeps its cause for
+// the logs.
+type unavailable struct{ err error }
+
+func (u *unavailable) Error() string { return "database unavailable: " + u.err.Error() }
+func (u *unavailable) Unwrap() []error {
+	return []error{u.err, integrations.Errorf(integrations.EUNAVAILABLE, "The database is unavailable; try again later.")}
+}
+
+// tx implements integrations.Tx.
+type tx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	db  *DB
+	now time.Time
+}
+
+func (t *tx) Now() time.Time { return t.now }
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(t.ctx, t.db.dialect.Placeholders(query), args...)
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(t.ctx, t.db.dialect.Placeholders(query), args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(t.ctx, t.db.dialect.Placeholders(query), args...)
+}
+
+// count runs a COUNT query.
+func (t *tx) count(query string, args ...any) (int, error) {
+	var n int
+	err := t.queryRow(query, args...).Scan(&n)
+	return n, err
+}
+
+// insertErr maps the errors of an INSERT or UPDATE to application errors.
+func (t *tx) insertErr(err error, what string) error {
+	switch {
+	case err == nil:
+		return nil
+	case t.db.dialect.IsUniqueViolation(err):
+		return integrations.Errorf(integrations.ECONFLICT, "%s already exists.", what)
+	case t.db.dialect.IsForeignKeyViolation(err):
+		return integrations.Errorf(integrations.ENOTFOUND, "%s refers to something that does not exist.", what)
+	}
+	return err
+}
+
+// notFound maps sql.ErrNoRows to an ENOTFOUND error.
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return integrations.Errorf(integrations.ENOTFOUND, format, args...)
+	}
+	return err
+}
+
+// affected reports whether a statement changed a row.
+func affected(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// micros and fromMicros convert times to and from their stored form:
+// microseconds since the Unix epoch, UTC.
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}
+
+// likePattern returns a LIKE pattern that matches s anywhere, with LIKE's
+// special characters escaped by '\'.
+func likePattern(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(s) + "%"
+}
+
+// where collects the conditions and arguments of a query.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, args ...any) {
+	w.conds = append(w.conds, cond)
+	w.args = append(w.args, args...)
+}
+
+func (w *where) String() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// placeholders returns n comma-separated placeholders.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?,", n), ",")
+}
+
+// pageClause adds to w the condition that keeps the items after the cursor in
+// the order on (keyCol, idCol), where key is the cursor's value for keyCol,
+// and returns the ORDER BY and LIMIT clauses. desc reverses the order.
+func pageClause(w *where, p integrations.Page, keyCol, idCol string, key any, desc bool) string {
+	op, dir := ">", "ASC"
+	if desc {
+		op, dir = "<", "DESC"
+	}
+	if p.After != nil {
+		w.add(fmt.Sprintf("(%s %s ? OR (%s = ? AND %s %s ?))", keyCol, op, keyCol, idCol, op), key, key, p.After.ID)
+	}
+	return fmt.Sprintf(" ORDER BY %s %s, %s %s LIMIT %d", keyCol, dir, idCol, dir, p.Limit)
+}

@@ -1,0 +1,221 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"strings"
+
+	"integrations"
+)
+
+// The columns of installations joined with their integration as i. The count
+// of spaces is every space of the organization when the installation selects
+// all of them, its space installations otherwise.
+const installationColumns = `inst.id, inst.integration_id, inst.organization_id, inst.status, inst.space_selection, inst.site_selection,
+	inst.configuration, inst.external_ids, inst.created_at, inst.updated_at, i.name,
+	CASE WHEN inst.space_selection = 'all'
+		THEN (SELECT COUNT(*) FROM spaces s WHERE s.organization_id = inst.organization_id)
+		ELSE (SELECT COUNT(*) FROM space_installations si WHERE si.installation_id = inst.id) END`
+
+const installationFrom = ` FROM installations inst JOIN integrations i ON i.id = inst.integration_id`
+
+func scanInstallation(s scanner) (*integrations.Installation, error) {
+	var in integrations.Installation
+	var status, config, ids string
+	var created, updated int64
+	if err := s.Scan(&in.ID, &in.IntegrationID, &in.OrganizationID, &status, &in.SpaceSelection, &in.SiteSelection,
+		&config, &ids, &created, &updated, &in.IntegrationName, &in.Spaces); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(ids), &in.ExternalIDs); err != nil {
+		return nil, err
+	}
+	in.Status = integrations.Status(status)
+	in.Configuration = json.RawMessage(config)
+	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &in, nil
+}
+
+// configText stores configuration values; none is an empty object.
+func configText(raw json.RawMessage) string {
+	if len(raw) == 0 {
+		return "{}"
+	}
+	return string(raw)
+}
+
+func (t *tx) CreateInstallation(in *integrations.Installation) error {
+	_, err := t.exec(`INSERT INTO installations (id, integration_id, organization_id, status, space_selection, site_selection, configuration, external_ids, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		in.ID, in.IntegrationID, in.OrganizationID, string(in.Status), in.SpaceSelection, in.SiteSelection,
+		configText(in.Configuration), jsonText(in.ExternalIDs), micros(in.CreatedAt), micros(in.UpdatedAt))
+	if err := t.insertErr(err, "An installation of this integration on this organization"); err != nil {
+		return err
+	}
+	return t.setExternalIDs(`installation_external_ids`, []string{"installation_id"}, []any{in.ID}, in.ExternalIDs)
+}
+
+// setExternalIDs replaces the external ids of an installation or space
+// installation, kept in their own table so that both databases filter on
+// them the same way.
+func (t *tx) setExternalIDs(table string, keyCols []string, key []any, ids []string) error {
+	var w where
+	for n, c := range keyCols {
+		w.add(c+` = ?`, key[n])
+	}
+	if _, err := t.exec(`DELETE FROM `+table+w.String(), w.args...); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		cols := strings.Join(keyCols, ", ") + ", external_id"
+		if _, err := t.exec(`INSERT INTO `+table+` (`+cols+`) VALUES (`+placeholders(len(keyCols)+1)+`)`, append(append([]any{}, key...), id)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *tx) UpdateInstallation(in *integrations.Installation) error {
+	ok, err := affected(t.exec(`UPDATE installations SET status = ?, space_selection = ?, site_selection = ?, configuration = ?, external_ids = ?, updated_at = ? WHERE id = ?`,
+		string(in.Status), in.SpaceSelection, in.SiteSelection, configText(in.Configuration), jsonText(in.ExternalIDs), micros(in.UpdatedAt), in.ID))
+	if err != nil {
+		return err
+	} else if !ok {
+		return integrations.Errorf(integrations.ENOTFOUND, "Installation %q not found.", in.ID)
+	}
+	return t.setExternalIDs(`installation_external_ids`, []string{"installation_id"}, []any{in.ID}, in.ExternalIDs)
+}
+
+func (t *tx) DeleteInstallation(id string) (bool, error) {
+	return affected(t.exec(`DELETE FROM installations WHERE id = ?`, id))
+}
+
+func (t *tx) Installation(id string) (*integrations.Installation, error) {
+	in, err := scanInstallation(t.queryRow(`SELECT `+installationColumns+installationFrom+` WHERE inst.id = ?`, id))
+	return in, notFound(err, "Installation %q not found.", id)
+}
+
+func (t *tx) InstallationOf(integrationID, organizationID string) (*integrations.Installation, error) {
+	in, err := scanInstallation(t.queryRow(`SELECT `+installationColumns+installationFrom+` WHERE inst.integration_id = ? AND inst.organization_id = ?`, integrationID, organizationID))
+	return in, notFound(err, "The integration is not installed on organization %q.", organizationID)
+}
+
+func (t *tx) Installations(f integrations.InstallationFilter, p integrations.Page) ([]*integrations.Installation, int, error) {
+	var w where
+	if f.ID != "" {
+		w.add(`inst.id = ?`, f.ID)
+	}
+	if f.IntegrationID != "" {
+		w.add(`inst.integration_id = ?`, f.IntegrationID)
+	}
+	if f.OrganizationID != "" {
+		w.add(`inst.organization_id = ?`, f.OrganizationID)
+	}
+	if f.ExternalID != "" {
+		w.add(`EXISTS (SELECT 1 FROM installation_external_ids x WHERE x.installation_id = inst.id AND x.external_id = ?)`, f.ExternalID)
+	}
+	if f.Search != "" {
+		w.add(`i.search LIKE ? ESCAPE '\'`, likePattern(strings.ToLower(f.Search)))
+	}
+	total, err := t.count(`SELECT COUNT(*)`+installationFrom+w.String(), w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	order := pageClause(&w, p, "inst.created_at", "inst.id", cursorAt(p), false)
+	rows, err := t.query(`SELECT `+installationColumns+installationFrom+w.String()+order, w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := scanAll(rows, scanInstallation)
+	return list, total, err
+}
+
+const spaceInstallationColumns = `si.installation_id, si.space_id, si.status, si.configuration, si.external_ids, si.created_at, si.updated_at,
+	inst.integration_id, i.name, inst.organization_id`
+
+const spaceInstallationFrom = ` FROM space_installations si JOIN installations inst ON inst.id = si.installation_id JOIN integrations i ON i.id = inst.integration_id`
+
+func scanSpaceInstallation(s scanner) (*integrations.SpaceInstallation, error) {
+	var si integrations.SpaceInstallation
+	var status, config, ids string
+	var created, updated int64
+	if err := s.Scan(&si.InstallationID, &si.SpaceID, &status, &config, &ids, &created, &updated, &si.IntegrationID, &si.IntegrationName, &si.OrganizationID); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(ids), &si.ExternalIDs); err != nil {
+		return nil, err
+	}
+	si.Status = integrations.Status(status)
+	si.Configuration = json.RawMessage(config)
+	si.CreatedAt, si.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &si, nil
+}
+
+func (t *tx) CreateSpaceInstallation(si *integrations.SpaceInstallation) error {
+	_, err := t.exec(`INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		si.InstallationID, si.SpaceID, string(si.Status), configText(si.Configuration), jsonText(si.ExternalIDs), micros(si.CreatedAt), micros(si.UpdatedAt))
+	if err := t.insertErr(err, "This space installation"); err != nil {
+		return err
+	}
+	return t.setExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
+}
+
+func (t *tx) UpdateSpaceInstallation(si *integrations.SpaceInstallation) error {
+	ok, err := affected(t.exec(`UPDATE space_installations SET status = ?, configuration = ?, external_ids = ?, updated_at = ? WHERE installation_id = ? AND space_id = ?`,
+		string(si.Status), configText(si.Configuration), jsonText(si.ExternalIDs), micros(si.UpdatedAt), si.InstallationID, si.SpaceID))
+	if err != nil {
+		return err
+	} else if !ok {
+		return integrations.Errorf(integrations.ENOTFOUND, "The installation is not installed on space %q.", si.SpaceID)
+	}
+	return t.setExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
+}
+
+func (t *tx) DeleteSpaceInstallation(installationID, spaceID string) (bool, error) {
+	return affected(t.exec(`DELETE FROM space_installations WHERE installation_id = ? AND space_id = ?`, installationID, spaceID))
+}
+
+func (t *tx) SpaceInstallation(installationID, spaceID string) (*integrations.SpaceInstallation, error) {
+	si, err := scanSpaceInstallation(t.queryRow(`SELECT `+spaceInstallationColumns+spaceInstallationFrom+` WHERE si.installation_id = ? AND si.space_id = ?`, installationID, spaceID))
+	return si, notFound(err, "The installation is not installed on space %q.", spaceID)
+}
+
+func (t *tx) SpaceInstallations(f integrations.SpaceInstallationFilter, p integrations.Page) ([]*integrations.SpaceInstallation, int, error) {
+	var w where
+	if f.OrganizationID != "" {
+		w.add(`inst.organization_id = ?`, f.OrganizationID)
+	}
+	if f.IntegrationID != "" {
+		w.add(`inst.integration_id = ?`, f.IntegrationID)
+	}
+	if f.InstallationID != "" {
+		w.add(`si.installation_id = ?`, f.InstallationID)
+	}
+	if f.SpaceID != "" {
+		w.add(`si.space_id = ?`, f.SpaceID)
+	}
+	if f.ExternalID != "" {
+		w.add(`EXISTS (SELECT 1 FROM space_installation_external_ids x WHERE x.installation_id = si.installation_id AND x.space_id = si.space_id AND x.external_id = ?)`, f.ExternalID)
+	}
+	total, err := t.count(`SELECT COUNT(*)`+spaceInstallationFrom+w.String(), w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Space installations have no id of their own: ties on creation time are
+	// broken by installation and space, joined into one key.
+	order := pageClause(&w, p, "si.created_at", spaceInstallationKey, cursorAt(p), false)
+	rows, err := t.query(`SELECT `+spaceInstallationColumns+spaceInstallationFrom+w.String()+order, w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := scanAll(rows, scanSpaceInstallation)
+	return list, total, err
+}
+
+// spaceInstallationKey is the unique key of a space installation as one
+// string, for paging; '/' appears in neither id.
+const spaceInstallationKey = `(si.installation_id || '/' || si.space_id)`

@@ -1,0 +1,169 @@
+package integrations
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps the server's data. Implementations: sqlite.Open and postgres.Open.
+//
+// Everything happens in transactions. Update runs its function in a
+// serializable read-write transaction and may run it again when the database
+// reports a conflict with a concurrent transaction, so the function must not
+// have effects outside the transaction.
+type Store interface {
+	View(ctx context.Context, fn func(Tx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Tx is a transaction. Lookups of a single object return an ENOTFOUND error
+// when it does not exist; creations return ECONFLICT when a unique key is
+// taken. Listings return at most page.Limit items and the total count of the
+// items that match the filter, ignoring paging.
+type Tx interface {
+	// Now is the time of the transaction, truncated to microseconds (what both
+	// stores keep).
+	Now() time.Time
+
+	// Setting returns a server setting, "" when absent. InitSetting stores
+	// value unless the key has one already, and returns the stored value.
+	Setting(key string) (string, error)
+	InitSetting(key, value string) (string, error)
+
+	CreateUser(u *User) error
+	UpdateUser(u *User) error
+	User(id string) (*User, error)
+	UserByEmail(email string) (*User, error)
+
+	CreateToken(t *Token) error
+	Token(hash string) (*Token, error)
+
+	CreateOrganization(o *Organization) error
+	UpdateOrganization(o *Organization) error
+	Organization(id string) (*Organization, error)
+	OrganizationByHostname(hostname string) (*Organization, error)
+	OrganizationByTitle(title string) (*Organization, error)
+	Organizations(f OrganizationFilter, p Page) ([]*Organization, int, error)
+
+	// PutMember adds a member or changes its role; JoinedAt is kept on a change.
+	PutMember(m *Member) error
+	Member(organizationID, userID string) (*Member, error)
+	Members(f MemberFilter, p Page) ([]*Member, int, error)
+
+	CreateSpace(s *Space) error
+	UpdateSpace(s *Space) error
+	// DeleteSpace reports whether the space existed.
+	DeleteSpace(id string) (bool, error)
+	Space(id string) (*Space, error)
+	SpaceByTitle(organizationID, title string) (*Space, error)
+	Spaces(f SpaceFilter, p Page) ([]*Space, int, error)
+
+	CreateIntegration(i *Integration) error
+	UpdateIntegration(i *Integration) error
+	DeleteIntegration(id string) (bool, error)
+	// Integration finds an integration by name; its Owner is filled in.
+	Integration(name string) (*Integration, error)
+	IntegrationByID(id string) (*Integration, error)
+	Integrations(f IntegrationFilter, p Page) ([]*Integration, int, error)
+	// SpaceIntegrations lists the integrations enabled in a space, by name.
+	SpaceIntegrations(spaceID string, f IntegrationFilter, p Page) ([]*Integration, int, error)
+
+	// PutAsset stores a file of an integration; DeleteAssetsExcept removes the
+	// integration's other files.
+	PutAsset(integrationID string, a *Asset) error
+	DeleteAssetsExcept(integrationID string, keep []string) error
+	Asset(integrationName, id string) (*Asset, error)
+
+	CreateInstallation(in *Installation) error
+	UpdateInstallation(in *Installation) error
+	DeleteInstallation(id string) (bool, error)
+	Installation(id string) (*Installation, error)
+	InstallationOf(integrationID, organizationID string) (*Installation, error)
+	Installations(f InstallationFilter, p Page) ([]*Installation, int, error)
+
+	CreateSpaceInstallation(si *SpaceInstallation) error
+	UpdateSpaceInstallation(si *SpaceInstallation) error
+	DeleteSpaceInstallation(installationID, spaceID string) (bool, error)
+	SpaceInstallation(installationID, spaceID string) (*SpaceInstallation, error)
+	SpaceInstallations(f SpaceInstallationFilter, p Page) ([]*SpaceInstallation, int, error)
+}
+
+// Page selects a page of a listing: the items after the cursor, at most Limit.
+type Page struct {
+	After *Cursor
+	Limit int
+}
+
+// Cursor marks the last item of a page. Each listing uses the fields of its
+// own order: Key for names and titles, At (microseconds) for times, and ID to
+// break ties.
+type Cursor struct {
+	Key string `json:"k,omitempty"`
+	At  int64  `json:"t,omitempty"`
+	ID  string `json:"i,omitempty"`
+}
+
+// OrganizationFilter selects organizations; listings are ordered by creation.
+type OrganizationFilter struct {
+	MemberID string // only organizations this user belongs to; "" for all
+}
+
+// MemberFilter selects the members of an organization.
+type MemberFilter struct {
+	OrganizationID string
+	Role           Role   // only members with this role
+	Search         string // in display name and email, case-insensitive
+	SortByName     bool   // by display name instead of join time
+	Descending     bool
+}
+
+// SpaceFilter selects spaces; listings are ordered by creation.
+type SpaceFilter struct {
+	OrganizationID string
+	// InstallationID keeps only the spaces on which the installation is
+	// installed (all of the organization's when its space_selection is all).
+	InstallationID string
+}
+
+// IntegrationFilter selects integrations; listings are ordered by name.
+type IntegrationFilter struct {
+	Search         string // in name and title, case-insensitive
+	Category       string
+	Scope          string
+	Target         string
+	Owner          string // owning organization id
+	BlockDomain    string // a domain that one of its blocks unfurls
+	Blocks         *bool  // true: only with blocks; false: only without
+	ContentSources *bool  // true: only with content sources; false: only without
+
+	// Visibility: public integrations are always listed. Private and unlisted
+	// ones only when owned by an organization the user VisibleToUser belongs
+	// to, when owned by or installed on VisibleToOrganization, when their id
+	// is VisibleIntegrationID, or with AllVisible.
+	VisibleToUser         string
+	VisibleToOrganization string
+	VisibleIntegrationID  string
+	AllVisible            bool
+}
+
+// InstallationFilter selects installations; listings are ordered by creation.
+type InstallationFilter struct {
+	ID             string
+	IntegrationID  string
+	OrganizationID string
+	ExternalID     string
+	Search         string // in the integration's name and title
+}
+
+// SpaceInstallationFilter selects space installations; listings are ordered
+// by creation.
+type SpaceInstallationFilter struct {
+	OrganizationID string
+	IntegrationID  string
+	InstallationID string
+	SpaceID        string
+	ExternalID     string
+}
