@@ -35,7 +35,7 @@ type Env struct {
 	Server *httptest.Server
 	URL    string
 	Spec   *spectest.Spec
-	logs *lockedWriter
+	logs   *lockedWriter
 }
 
 // New starts a server on the store; it stops when the test ends.
