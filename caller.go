@@ -1,6 +1,9 @@
 package integrations
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Caller is who is calling, resolved from the request's token.
 type Caller struct {
@@ -13,6 +16,8 @@ type Caller struct {
 	// InstallationID and OrganizationID are set for installation tokens.
 	InstallationID string
 	OrganizationID string
+	// Expires is when the token expires; zero for tokens that do not.
+	Expires time.Time
 }
 
 // IsUser reports whether the caller is a user.

@@ -25,7 +25,7 @@ func (o *Organization) Validate() error {
 		return Errorf(EINVALID, "id %q is not a valid id (letters, digits, '_' and '-', at most %d characters)", o.ID, MaxIDLength)
 	}
 	if n := utf8.RuneCountInString(o.Title); n < 2 || n > 255 || !orgTitlePattern.MatchString(o.Title) {
-		return Errorf(EINVALID, "title must be 2 to 255 characters and not start or end with a space")
+		return Errorf(EINVALID, "title must be 2 to 255 characters, with two non-space characters on one line")
 	}
 	if o.Hostname != "" {
 		if n := len(o.Hostname); n < 3 || n > 32 || !ValidID(o.Hostname) {

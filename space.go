@@ -2,6 +2,7 @@ package integrations
 
 import (
 	"encoding/json"
+	"net/url"
 	"time"
 	"unicode/utf8"
 )
@@ -42,6 +43,9 @@ func (s *Space) Validate() error {
 	if len(s.Icon) > 2048 {
 		return Errorf(EINVALID, "icon is longer than 2048 characters")
 	}
+	if s.Icon != "" && !absoluteURL(s.Icon) {
+		return Errorf(EINVALID, "icon must be an absolute http or https URL")
+	}
 	if !oneOf(s.Visibility, Visibilities...) {
 		return Errorf(EINVALID, "visibility must be one of %v", Visibilities)
 	}
@@ -55,6 +59,13 @@ func (s *Space) Validate() error {
 		return Errorf(EINVALID, "defaultLevel must be inherit, guest or a member role")
 	}
 	return nil
+}
+
+// absoluteURL reports whether s is an absolute http or https URL, as the
+// spec's URL (format uri) and a browser showing it both need.
+func absoluteURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func oneOf(s string, values ...string) bool {

@@ -16,6 +16,10 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Version returns a value that changes whenever a transaction commits,
+	// in any process that shares the database: what is computed after reading
+	// a version stays valid as long as the version does not change.
+	Version(ctx context.Context) (string, error)
 	Close() error
 }
 
@@ -83,6 +87,31 @@ type Tx interface {
 	Installation(id string) (*Installation, error)
 	InstallationOf(integrationID, organizationID string) (*Installation, error)
 	Installations(f InstallationFilter, p Page) ([]*Installation, int, error)
+
+	// CreateEvent adds an event to the outbox and sets its Seq.
+	CreateEvent(e *Event) error
+	Event(id string) (*Event, error)
+	Events(f EventFilter, p Page) ([]*Event, int, error)
+	EventAttempts(eventID string) ([]*EventAttempt, error)
+	// ClaimEvents leases up to limit pending events that are due at now to
+	// worker until leaseUntil, oldest first. Events leased to another worker
+	// whose lease has not expired are skipped: each event is taken by one
+	// worker at a time, across processes.
+	ClaimEvents(worker string, limit int, now, leaseUntil time.Time) ([]*Event, error)
+	// RecordAttempt stores an attempt and, if worker still holds the event's
+	// lease, the event's new Status, Attempts and NextAttemptAt, releasing the
+	// lease. It reports whether the worker still held it.
+	RecordAttempt(e *Event, a *EventAttempt, worker string) (bool, error)
+	// RetryEvent makes an event pending again, due at at.
+	RetryEvent(id string, at time.Time) error
+
+	// InitDelivery returns an integration's delivery settings, creating them
+	// with the signing secret if there are none yet.
+	InitDelivery(integrationID, signingSecret string) (*Delivery, error)
+	UpdateDelivery(d *Delivery) error
+
+	// DeleteExpiredTokens removes the tokens that expired before t.
+	DeleteExpiredTokens(t time.Time) (int, error)
 
 	CreateSpaceInstallation(si *SpaceInstallation) error
 	UpdateSpaceInstallation(si *SpaceInstallation) error

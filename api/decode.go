@@ -119,6 +119,11 @@ func readBody(r *http.Request) ([]byte, error) {
 
 // decodeJSON decodes data into v, with messages that name the field at fault.
 func decodeJSON(data []byte, v any) error {
+	// Decoding null into a struct succeeds and sets nothing, but every body
+	// of the spec is an object.
+	if bytes.Equal(bytes.TrimSpace(data), []byte("null")) {
+		return invalid("The request body must be a JSON object, not null.")
+	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	if err := d.Decode(v); err != nil {
 		return jsonError(err)

@@ -65,8 +65,8 @@ func (s *Server) listMembers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	if len(q.Get("search")) > MaxSearchLength {
-		return invalid("search is longer than %d characters.", MaxSearchLength)
+	if _, err := search(r); err != nil {
+		return err
 	}
 	members, err := s.svc.Members(r.Context(), r.PathValue("organizationId"), service.MemberQuery{
 		Role: q.Get("role"), Search: q.Get("search"), Sort: q.Get("sort"), Order: q.Get("order"),

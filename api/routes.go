@@ -1,7 +1,14 @@
 package api
 
 import (
+	"context"
+	"fmt"
+	"html"
 	"net/http"
+	"strings"
+	"time"
+
+	"integrations"
 )
 
 // routeTable lists every operation: GitBook's under /v1 with the security
@@ -46,6 +53,13 @@ func (s *Server) routeTable() []Route {
 		{"PATCH", "/v1/integrations/{integrationName}/installations/{installationId}/spaces/{spaceId}", "updateIntegrationSpaceInstallation", Any, s.updateSpaceInstallation},
 		{"DELETE", "/v1/integrations/{integrationName}/installations/{installationId}/spaces/{spaceId}", "uninstallIntegrationFromSpace", Any, s.uninstallFromSpace},
 
+		// Events.
+		{"PUT", "/v1/integrations/{integrationName}/dev", "setIntegrationDevelopmentMode", User, s.setDevMode},
+		{"DELETE", "/v1/integrations/{integrationName}/dev", "disableIntegrationDevelopmentMode", User, s.disableDevMode},
+		{"POST", "/v1/integrations/{integrationName}/tasks", "queueIntegrationTask", Integration, s.queueTask},
+		{"GET", "/v1/integrations/{integrationName}/events", "listIntegrationEvents", Any, s.listEvents},
+		{"GET", "/v1/integrations/{integrationName}/events/{eventId}", "getIntegrationEvent", Any, s.getEvent},
+
 		// Organization views.
 		{"GET", "/v1/orgs/{organizationId}/integrations", "listOrganizationIntegrations", Any, s.listOrgIntegrations},
 		{"GET", "/v1/orgs/{organizationId}/installations", "listOrganizationInstallations", Any, s.listOrgInstallations},
@@ -55,11 +69,17 @@ func (s *Server) routeTable() []Route {
 		// Extensions for ordinary callers.
 		{"POST", "/ext/integrations/{integrationName}/tokens", "createIntegrationToken", User, s.createIntegrationToken},
 		{"GET", "/assets/integrations/{integrationName}/{assetId}", "getIntegrationAsset", Public, s.getAsset},
+		{"GET", "/ext/integrations/{integrationName}/event-settings", "getEventSettings", User, s.getEventSettings},
+		{"PUT", "/ext/integrations/{integrationName}/event-settings", "setEventSettings", User, s.putEventSettings},
+		{"DELETE", "/ext/integrations/{integrationName}/event-settings", "deleteEventSettings", User, s.deleteEventSettings},
+		{"POST", "/ext/integrations/{integrationName}/events/{eventId}/redeliver", "redeliverEvent", User | Integration, s.redeliverEvent},
 
 		// The server's own: administration with the admin token, and health.
 		{"POST", "/admin/users", "adminCreateUser", User, s.adminCreateUser},
 		{"PUT", "/admin/orgs/{organizationId}/members/{userId}", "adminSetMember", User, s.adminSetMember},
 		{"GET", "/healthz", "healthz", Public, s.healthz},
+		{"GET", "/app/{rest...}", "appPage", Public, s.appPage},
+		{"GET", "/readyz", "readyz", Public, s.readyz},
 	}
 }
 
@@ -75,5 +95,46 @@ func noContent(w http.ResponseWriter, deleted bool) {
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz answers 200 only when the database answers, so that a load balancer
+// sends requests only to replicas that can serve them; healthz only says that
+// the process runs.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := s.svc.Store().Ping(ctx); err != nil {
+		return fmt.Errorf("%w (%w)", integrations.Errorf(integrations.EUNAVAILABLE, "The database does not answer."), err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyTimeout bounds the database check of readyz.
+const readyTimeout = 5 * time.Second
+
+// appPage answers the urls.app links of responses. This server has no web
+// application: the page says so and links to the object in the API.
+func (s *Server) appPage(w http.ResponseWriter, r *http.Request) error {
+	rest := r.PathValue("rest")
+	api := ""
+	parts := strings.Split(rest, "/")
+	switch {
+	case len(parts) == 2 && (parts[0] == "integrations" || parts[0] == "orgs" || parts[0] == "spaces"):
+		api = "/v1/" + rest
+	case len(parts) == 4 && parts[0] == "orgs" && parts[2] == "integrations":
+		api = "/v1/orgs/" + parts[1] + "/integrations/" + parts[3] + "/installation_status"
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><title>integrations server</title>`+
+		`<p>This server speaks GitBook's API for integrations; it has no web application.`)
+	if api != "" {
+		link := html.EscapeString(s.url(api))
+		fmt.Fprintf(w, `<p>This object is in the API at <a href="%s">%s</a> (send an API token as Authorization: Bearer).`, link, link)
+	}
+	fmt.Fprintln(w)
 	return nil
 }

@@ -26,7 +26,15 @@ type Config struct {
 	PublicURL string
 	// MaxBodyBytes bounds request bodies; larger ones get 413.
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// CacheBytes bounds the memory of the cache of answers (default
+	// DefaultCacheBytes); a negative value turns caching off.
+	CacheBytes int64
+	// RateLimit is the number of requests per second each token may make
+	// (default DefaultRateLimit), with bursts of up to RateBurst; a negative
+	// RateLimit turns rate limiting off.
+	RateLimit float64
+	RateBurst int
+	Logger    *slog.Logger
 }
 
 // DefaultMaxBodyBytes is the default limit on request bodies. It leaves room
@@ -36,11 +44,13 @@ const DefaultMaxBodyBytes = 16 << 20
 
 // Server is the HTTP API.
 type Server struct {
-	svc    *service.Service
-	cfg    Config
-	log    *slog.Logger
-	mux    *http.ServeMux
-	routes []Route
+	svc     *service.Service
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []Route
+	cache   *cache   // nil when off
+	limiter *limiter // nil when off
 }
 
 // Schemes is the set of token kinds an operation accepts: the spec's security
@@ -75,6 +85,21 @@ func New(svc *service.Service, cfg Config) *Server {
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.RateLimit == 0 {
+		cfg.RateLimit = DefaultRateLimit
+	}
+	if cfg.RateBurst == 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.RateLimit > 0 {
+		s.limiter = newLimiter(cfg.RateLimit, cfg.RateBurst)
+	}
+	switch {
+	case cfg.CacheBytes == 0:
+		s.cache = newCache(DefaultCacheBytes)
+	case cfg.CacheBytes > 0:
+		s.cache = newCache(cfg.CacheBytes)
+	}
 	s.routes = s.routeTable()
 	byPath := map[string]map[string]Route{}
 	for _, rt := range s.routes {
@@ -99,8 +124,10 @@ func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
 // the others.
 func (s *Server) dispatch(methods map[string]Route) http.Handler {
 	var allowed []string
-	for m := range methods {
+	var pattern string
+	for m, rt := range methods {
 		allowed = append(allowed, m)
+		pattern = rt.Pattern
 	}
 	sort.Strings(allowed)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -109,6 +136,7 @@ func (s *Server) dispatch(methods map[string]Route) http.Handler {
 			rt, ok = methods[http.MethodGet]
 		}
 		if !ok {
+			setPattern(r, r.Method+" "+pattern)
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			s.writeError(w, r, &httpError{http.StatusMethodNotAllowed, "Method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ") + "."})
 			return
@@ -119,26 +147,77 @@ func (s *Server) dispatch(methods map[string]Route) http.Handler {
 }
 
 func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
-	if rt.Schemes&Public == 0 {
-		c, err := s.authenticate(r)
-		if err != nil {
+	if rt.Schemes&Public != 0 {
+		r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+		if err := rt.handle(w, r); err != nil {
 			s.writeError(w, r, err)
-			return
 		}
-		if err := checkScheme(c, rt); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		r = r.WithContext(integrations.NewContextWithCaller(r.Context(), c))
+		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	if err := rt.handle(w, r); err != nil {
+	// The version read before anything else labels what this request
+	// computes: a commit after it makes the labels stale, never the answers.
+	var version string
+	if s.cache != nil {
+		var err error
+		if version, err = s.svc.Version(r.Context()); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	c, err := s.authenticate(r, version)
+	if err != nil {
+		// Failed attempts count against the client's address, so that
+		// nobody tries tokens at full speed.
+		if limitErr := s.limit(w, clientKey(r)); limitErr != nil {
+			err = limitErr
+		}
 		s.writeError(w, r, err)
+		return
 	}
+	if err := s.limit(w, c.ID()); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := checkScheme(c, rt); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	r = r.WithContext(integrations.NewContextWithCaller(r.Context(), c))
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		if err := rt.handle(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+		return
+	}
+	// GET: answer from the cache when it holds this caller's answer at this
+	// version; otherwise compute, and keep successful answers.
+	key := c.ID() + " " + r.URL.RequestURI()
+	if s.cache != nil {
+		if a := s.cache.answer(key, version); a != nil {
+			writeAnswer(w, r, a)
+			return
+		}
+	}
+	rec := &recorder{header: http.Header{}}
+	if err := rt.handle(rec, r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if rec.status != http.StatusOK || rec.header.Get("Content-Type") != "application/json" {
+		rec.replay(w)
+		return
+	}
+	a := &answer{key: key, version: version, etag: etagOf(rec.body.Bytes()), body: rec.body.Bytes()}
+	if s.cache != nil {
+		s.cache.putAnswer(a)
+	}
+	writeAnswer(w, r, a)
 }
 
-// authenticate resolves the request's bearer token.
-func (s *Server) authenticate(r *http.Request) (*integrations.Caller, error) {
+// authenticate resolves the request's bearer token, from the cache when it
+// was resolved at this version.
+func (s *Server) authenticate(r *http.Request, version string) (*integrations.Caller, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, integrations.Errorf(integrations.EUNAUTHORIZED, "Authentication required: send an API token as Authorization: Bearer <token>.")
@@ -148,7 +227,22 @@ func (s *Server) authenticate(r *http.Request) (*integrations.Caller, error) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, integrations.Errorf(integrations.EUNAUTHORIZED, "The Authorization header must be Bearer <token>.")
 	}
-	return s.svc.Authenticate(r.Context(), token)
+	if s.cache == nil {
+		return s.svc.Authenticate(r.Context(), token)
+	}
+	hash := integrations.HashToken(token)
+	if c := s.cache.caller(hash, version); c != nil {
+		return c, nil
+	}
+	c, err := s.svc.Authenticate(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	// Temporary tokens are checked against the store's clock every time.
+	if c.Expires.IsZero() {
+		s.cache.putCaller(hash, version, c)
+	}
+	return c, nil
 }
 
 // checkScheme refuses a caller whose kind of token the operation does not accept.
@@ -224,9 +318,12 @@ type requestInfo struct {
 	pattern string
 }
 
-func setRoute(r *http.Request, rt Route) {
+func setRoute(r *http.Request, rt Route) { setPattern(r, rt.Method+" "+rt.Pattern) }
+
+// setPattern names the route of a request in its log line.
+func setPattern(r *http.Request, pattern string) {
 	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
-		info.pattern = rt.Method + " " + rt.Pattern
+		info.pattern = pattern
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 // has no staff user yet, and returns that token (it is shown once, never
 // stored); otherwise it returns "".
 func (s *Service) EnsureAdmin(ctx context.Context, secret string) (created string, err error) {
-	err = s.store.Update(ctx, func(tx integrations.Tx) error {
+	err = s.update(ctx, func(tx integrations.Tx) error {
 		created = ""
 		admin, err := tx.Setting("admin_user")
 		if err != nil {
@@ -69,7 +69,7 @@ func (s *Service) CreateUser(ctx context.Context, u *integrations.User) (token s
 		return "", err
 	}
 	token = integrations.NewTokenSecret(integrations.TokenUser)
-	err = s.store.Update(ctx, func(tx integrations.Tx) error {
+	err = s.update(ctx, func(tx integrations.Tx) error {
 		u.CreatedAt = tx.Now()
 		if err := tx.CreateUser(u); err != nil {
 			return err
@@ -94,7 +94,7 @@ func (s *Service) SetMember(ctx context.Context, orgID, userID string, role inte
 		return nil, integrations.Errorf(integrations.EINVALID, "role must be one of admin, create, edit, review, comment, read.")
 	}
 	var m *integrations.Member
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		if _, err := tx.Organization(orgID); err != nil {
 			return notFoundAs(err, "Organization", orgID)
 		}

@@ -21,12 +21,28 @@ func (r *roles) installation(name, id string) (Integration, Installation, error)
 	if err != nil {
 		return Integration{}, Installation{}, err
 	}
+	hidden, err := r.hidden(i)
+	if err != nil {
+		return i, Installation{}, err
+	}
+	notFound := errNotFound("Installation", id)
+	if hidden {
+		notFound = errNotFound("Integration", name)
+	}
 	if !integrations.ValidID(id) {
+		if hidden {
+			return i, Installation{}, notFound
+		}
 		return i, Installation{}, integrations.Errorf(integrations.EINVALID, "installationId %q is not a valid id.", id)
 	}
 	in, err := r.tx.Installation(id)
 	if err != nil || in.IntegrationID != i.ID {
-		return i, Installation{}, notFoundAs(ignoreNotFound(err), "Installation", id)
+		// A missing installation and another integration's are the same 404;
+		// only other errors pass through.
+		if err := ignoreNotFound(err); err != nil {
+			return i, Installation{}, err
+		}
+		return i, Installation{}, notFound
 	}
 	c := r.caller
 	role, visible, err := r.of(in.OrganizationID)
@@ -36,9 +52,21 @@ func (r *roles) installation(name, id string) (Integration, Installation, error)
 	case c.IsInstallation() && c.InstallationID != in.ID,
 		(c.IsIntegration() || c.IsInstallation()) && c.IntegrationID != i.ID,
 		c.IsUser() && !visible:
-		return i, Installation{}, errNotFound("Installation", id)
+		return i, Installation{}, notFound
 	}
 	return i, Installation{in, role}, nil
+}
+
+// hidden reports whether a user reaches an integration only through
+// integrationEvenPrivate: a private integration of an organization the user
+// is not a member of. Such a user must not learn that it exists, so whatever
+// is not found then reads as the integration not found.
+func (r *roles) hidden(i Integration) (bool, error) {
+	if !r.caller.IsUser() || i.Visibility != "private" {
+		return false, nil
+	}
+	_, visible, err := r.of(i.OrganizationID)
+	return !visible, err
 }
 
 // integrationForInstallations loads the integration of the path of an
@@ -95,7 +123,7 @@ func (s *Service) InstallIntegration(ctx context.Context, name, orgID string) (o
 	if orgID == "" {
 		return out, false, integrations.Errorf(integrations.EINVALID, "organization is required.")
 	}
-	err = s.store.Update(ctx, func(tx integrations.Tx) error {
+	err = s.update(ctx, func(tx integrations.Tx) error {
 		r := newRoles(tx, c)
 		i, err := r.integration(name)
 		if err != nil {
@@ -128,7 +156,7 @@ func (s *Service) InstallIntegration(ctx context.Context, name, orgID string) (o
 			return err
 		}
 		out, created = Installation{in, org.Role}, true
-		return nil
+		return emitInstallationSetup(tx, in, nil)
 	})
 	return out, created, err
 }
@@ -159,7 +187,7 @@ type InstallationUpdate struct {
 func (s *Service) UpdateInstallation(ctx context.Context, name, id string, u InstallationUpdate) (Installation, error) {
 	c := caller(ctx)
 	var out Installation
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		i, in, err := newRoles(tx, c).installation(name, id)
 		if err != nil {
 			return err
@@ -167,6 +195,7 @@ func (s *Service) UpdateInstallation(ctx context.Context, name, id string, u Ins
 		if err := needAdmin(c, in, "change its installations"); err != nil {
 			return err
 		}
+		before := &previous{Status: in.Status, Configuration: configOrEmpty(in.Configuration)}
 		if u.Configuration != nil {
 			in.Configuration = u.Configuration
 		}
@@ -197,8 +226,11 @@ func (s *Service) UpdateInstallation(ctx context.Context, name, id string, u Ins
 		}
 		// Re-read for the count of spaces, which the selection changes.
 		fresh, err := tx.Installation(id)
+		if err != nil {
+			return err
+		}
 		out = Installation{fresh, in.Role}
-		return err
+		return emitInstallationSetup(tx, fresh, before)
 	})
 	return out, err
 }
@@ -212,7 +244,7 @@ func (s *Service) Uninstall(ctx context.Context, name, id string) (bool, error) 
 		return false, err
 	}
 	deleted := false
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		_, in, err := newRoles(tx, c).installation(name, id)
 		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
 			return nil
@@ -220,6 +252,9 @@ func (s *Service) Uninstall(ctx context.Context, name, id string) (bool, error) 
 			return err
 		}
 		if err := needAdmin(c, in, "uninstall integrations"); err != nil {
+			return err
+		}
+		if err := emitInstallationDeleted(tx, in.Installation); err != nil {
 			return err
 		}
 		deleted, err = tx.DeleteInstallation(in.ID)
@@ -277,7 +312,7 @@ func (s *Service) CreateInstallationToken(ctx context.Context, name, id string) 
 		return "", forbidden("Only the integration's own token may create installation tokens.")
 	}
 	secret := integrations.NewTokenSecret(integrations.TokenInstallation)
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		i, in, err := newRoles(tx, c).installation(name, id)
 		if err != nil {
 			return err

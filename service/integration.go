@@ -16,14 +16,14 @@ import (
 // Publication is the body of publishIntegration: the spec's PublishIntegration.
 // Fixture files use the same fields.
 type Publication struct {
-	Runtime               string                       `json:"runtime"`
-	Icon                  string                       `json:"icon"` // base64
+	Runtime               *string                      `json:"runtime"` // nil: the default; "" is refused, as the spec's enum does
+	Icon                  string                       `json:"icon"`    // base64
 	Title                 *string                      `json:"title"`
 	Description           *string                      `json:"description"`
 	Summary               string                       `json:"summary"`
 	PreviewImages         []string                     `json:"previewImages"` // base64
-	Visibility            string                       `json:"visibility"`
-	Target                string                       `json:"target"`
+	Visibility            *string                      `json:"visibility"`
+	Target                *string                      `json:"target"`
 	Scopes                []string                     `json:"scopes"`
 	Categories            []string                     `json:"categories"`
 	Blocks                []integrations.Block         `json:"blocks"`
@@ -61,8 +61,8 @@ func (p *Publication) Integration(name string, lenient bool) (*integrations.Inte
 		return nil, nil, integrations.Errorf(integrations.EINVALID, "Missing required field(s): %s.", strings.Join(missing, ", "))
 	}
 	i := &integrations.Integration{
-		Name: name, Runtime: or(p.Runtime, "v1"), Title: *p.Title, Description: deref(p.Description), Summary: p.Summary,
-		Visibility: or(p.Visibility, "private"), Target: or(p.Target, "all"), Scopes: p.Scopes, Categories: p.Categories,
+		Name: name, Runtime: orDefault(p.Runtime, "v1"), Title: *p.Title, Description: deref(p.Description), Summary: p.Summary,
+		Visibility: orDefault(p.Visibility, "private"), Target: orDefault(p.Target, "all"), Scopes: p.Scopes, Categories: p.Categories,
 		Blocks: p.Blocks, ContentSources: p.ContentSources, ExternalLinks: p.ExternalLinks, Configurations: p.Configurations,
 		ContentSecurityPolicy: p.ContentSecurityPolicy, Script: deref(p.Script), Secrets: p.Secrets,
 	}
@@ -92,11 +92,12 @@ func (p *Publication) Integration(name string, lenient bool) (*integrations.Inte
 	return i, assets, nil
 }
 
-func or(s, def string) string {
-	if s == "" {
+// orDefault returns def for an absent field, else its value, even empty.
+func orDefault(s *string, def string) string {
+	if s == nil {
 		return def
 	}
-	return s
+	return *s
 }
 
 func deref(s *string) string {
@@ -157,7 +158,7 @@ func (s *Service) PublishIntegration(ctx context.Context, name string, p *Public
 		return Integration{}, err
 	}
 	var out Integration
-	err = s.store.Update(ctx, func(tx integrations.Tx) error {
+	err = s.update(ctx, func(tx integrations.Tx) error {
 		r := newRoles(tx, c)
 		org, err := r.organizationByIDOrHostname(p.Organization)
 		if err != nil {
@@ -324,7 +325,7 @@ func (s *Service) UnpublishIntegration(ctx context.Context, name string) (bool, 
 		return false, err
 	}
 	deleted := false
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		i, err := newRoles(tx, c).integration(name)
 		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
 			return nil
@@ -363,7 +364,7 @@ func (s *Service) CreateIntegrationToken(ctx context.Context, name string) (stri
 		return "", err
 	}
 	secret := integrations.NewTokenSecret(integrations.TokenIntegration)
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		i, err := newRoles(tx, c).integration(name)
 		if err != nil {
 			return err

@@ -73,7 +73,7 @@ func (s *Service) CreateOrganization(ctx context.Context, o *integrations.Organi
 	if err := o.Validate(); err != nil {
 		return Org{}, err
 	}
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		o.CreatedAt = tx.Now()
 		if err := tx.CreateOrganization(o); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 
 	"integrations"
@@ -93,6 +94,11 @@ func (s *Service) OrganizationIntegrationStatus(ctx context.Context, orgID, name
 			return err
 		}
 		in, err := tx.InstallationOf(i.ID, orgID)
+		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
+			if hidden, err := r.hidden(i); err != nil || hidden {
+				return cmp.Or(err, errNotFound("Integration", name))
+			}
+		}
 		if err != nil {
 			return notFoundAs(err, "Installation of integration "+name+" on organization", orgID)
 		}
@@ -137,6 +143,13 @@ func (s *Service) OrganizationIntegrationsStatus(ctx context.Context, orgID, tar
 		switch target {
 		case "organization":
 			f := integrations.InstallationFilter{OrganizationID: orgID}
+			// Tokens of an integration see its own installations only.
+			switch {
+			case c.IsInstallation():
+				f.ID = c.InstallationID
+			case c.IsIntegration():
+				f.IntegrationID = c.IntegrationID
+			}
 			found, err := list(s, p, scope, installationCursor, func(page integrations.Page) ([]*integrations.Installation, int, error) {
 				return tx.Installations(f, page)
 			})
@@ -153,6 +166,12 @@ func (s *Service) OrganizationIntegrationsStatus(ctx context.Context, orgID, tar
 			}
 		case "space":
 			f := integrations.SpaceInstallationFilter{OrganizationID: orgID}
+			switch {
+			case c.IsInstallation():
+				f.InstallationID = c.InstallationID
+			case c.IsIntegration():
+				f.IntegrationID = c.IntegrationID
+			}
 			if spaceID != "" {
 				if _, err := r.space(spaceID); err != nil {
 					return err

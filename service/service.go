@@ -22,6 +22,36 @@ import (
 type Service struct {
 	store   integrations.Store
 	pageKey []byte // signs page tokens; shared by every replica through the database
+	onEvent func() // called after a transaction that emitted events commits
+}
+
+// OnEvent registers a function called after each committed change that
+// emitted events, such as the dispatcher's Wake.
+func (s *Service) OnEvent(fn func()) { s.onEvent = fn }
+
+// update runs fn in a write transaction, and tells OnEvent's function when
+// the transaction emitted events.
+func (s *Service) update(ctx context.Context, fn func(integrations.Tx) error) error {
+	emitted := false
+	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+		emitted = false // Update may run fn again
+		return fn(&watchTx{Tx: tx, emitted: &emitted})
+	})
+	if err == nil && emitted && s.onEvent != nil {
+		s.onEvent()
+	}
+	return err
+}
+
+// watchTx notes whether a transaction emitted events.
+type watchTx struct {
+	integrations.Tx
+	emitted *bool
+}
+
+func (w *watchTx) CreateEvent(e *integrations.Event) error {
+	*w.emitted = true
+	return w.Tx.CreateEvent(e)
 }
 
 // New returns a service on the store. It creates the server's secrets on
@@ -72,7 +102,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*integration
 		if tok.Expired(tx.Now()) {
 			return integrations.Errorf(integrations.EUNAUTHORIZED, "The token has expired.")
 		}
-		c = &integrations.Caller{Kind: tok.Kind}
+		c = &integrations.Caller{Kind: tok.Kind, Expires: tok.ExpiresAt}
 		switch tok.Kind {
 		case integrations.TokenUser:
 			c.User, err = tx.User(tok.UserID)
@@ -97,6 +127,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*integration
 	})
 	return c, err
 }
+
+// Version returns the store's version: what was computed after reading it
+// stays valid while it does not change.
+func (s *Service) Version(ctx context.Context) (string, error) { return s.store.Version(ctx) }
 
 // caller returns the caller of ctx; operations are only reached with one.
 func caller(ctx context.Context) *integrations.Caller {

@@ -51,7 +51,7 @@ func (s *Service) CreateSpace(ctx context.Context, orgID string, in SpaceInput) 
 		return Space{}, err
 	}
 	var out Space
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		org, err := newRoles(tx, c).organization(orgID)
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func (s *Service) UpdateSpace(ctx context.Context, id string, in SpaceInput) (Sp
 		return Space{}, err
 	}
 	var out Space
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		sp, err := newRoles(tx, c).space(id)
 		if err != nil {
 			return err
@@ -98,6 +98,7 @@ func (s *Service) UpdateSpace(ctx context.Context, id string, in SpaceInput) (Sp
 		if !sp.Role.CanCreateContent() {
 			return forbidden("Your role in this space's organization (%s) cannot change spaces.", sp.Role)
 		}
+		visibility := sp.Visibility
 		in.apply(sp.Space)
 		if err := sp.Validate(); err != nil {
 			return err
@@ -107,6 +108,9 @@ func (s *Service) UpdateSpace(ctx context.Context, id string, in SpaceInput) (Sp
 			return err
 		}
 		out = sp
+		if sp.Visibility != visibility {
+			return emitVisibilityUpdated(tx, sp.Space, visibility)
+		}
 		return nil
 	})
 	return out, err
@@ -120,7 +124,7 @@ func (s *Service) DeleteSpace(ctx context.Context, id string) (bool, error) {
 		return false, err
 	}
 	deleted := false
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		sp, err := newRoles(tx, c).space(id)
 		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
 			return nil
@@ -129,6 +133,9 @@ func (s *Service) DeleteSpace(ctx context.Context, id string) (bool, error) {
 		}
 		if !sp.Role.CanCreateContent() {
 			return forbidden("Your role in this space's organization (%s) cannot delete spaces.", sp.Role)
+		}
+		if err := emitSpaceDeleted(tx, id); err != nil {
+			return err
 		}
 		deleted, err = tx.DeleteSpace(id)
 		return err

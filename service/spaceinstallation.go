@@ -61,7 +61,7 @@ func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spac
 	if spaceID == "" {
 		return out, false, integrations.Errorf(integrations.EINVALID, "space is required.")
 	}
-	err = s.store.Update(ctx, func(tx integrations.Tx) error {
+	err = s.update(ctx, func(tx integrations.Tx) error {
 		r := newRoles(tx, c)
 		i, in, err := r.installation(name, installationID)
 		if err != nil {
@@ -96,7 +96,7 @@ func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spac
 			return err
 		}
 		out, created = SpaceInstallation{si, sp}, true
-		return nil
+		return emitSpaceInstallationSetup(tx, si, nil)
 	})
 	return out, created, err
 }
@@ -125,7 +125,7 @@ type SpaceInstallationUpdate struct {
 func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installationID, spaceID string, u SpaceInstallationUpdate) (SpaceInstallation, error) {
 	c := caller(ctx)
 	var out SpaceInstallation
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		i, in, si, err := newRoles(tx, c).spaceInstallation(name, installationID, spaceID)
 		if err != nil {
 			return err
@@ -133,6 +133,7 @@ func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installatio
 		if err := needAdmin(c, in, "change its space installations"); err != nil {
 			return err
 		}
+		before := &previous{Status: si.Status, Configuration: configOrEmpty(si.Configuration)}
 		if u.Configuration != nil {
 			si.Configuration = u.Configuration
 		}
@@ -147,7 +148,10 @@ func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installatio
 		}
 		si.UpdatedAt = tx.Now()
 		out = si
-		return tx.UpdateSpaceInstallation(si.SpaceInstallation)
+		if err := tx.UpdateSpaceInstallation(si.SpaceInstallation); err != nil {
+			return err
+		}
+		return emitSpaceInstallationSetup(tx, si.SpaceInstallation, before)
 	})
 	return out, err
 }
@@ -158,7 +162,7 @@ func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installatio
 func (s *Service) UninstallFromSpace(ctx context.Context, name, installationID, spaceID string) (bool, error) {
 	c := caller(ctx)
 	deleted := false
-	err := s.store.Update(ctx, func(tx integrations.Tx) error {
+	err := s.update(ctx, func(tx integrations.Tx) error {
 		_, in, si, err := newRoles(tx, c).spaceInstallation(name, installationID, spaceID)
 		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
 			return nil
@@ -166,6 +170,9 @@ func (s *Service) UninstallFromSpace(ctx context.Context, name, installationID, 
 			return err
 		}
 		if err := needAdmin(c, in, "uninstall integrations from its spaces"); err != nil {
+			return err
+		}
+		if err := emitSpaceInstallationDeleted(tx, si.SpaceInstallation); err != nil {
 			return err
 		}
 		deleted, err = tx.DeleteSpaceInstallation(in.ID, si.SpaceID)

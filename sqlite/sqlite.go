@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -62,7 +64,56 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 	read.SetMaxIdleConns(n)
 	read.SetConnMaxIdleTime(0)
 	read.SetConnMaxLifetime(0)
-	return sqlstore.New(read, write, Dialect), nil
+	vdb, err := sql.Open("sqlite", dsn("&_pragma=query_only(1)"))
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, err
+	}
+	v := &versioner{db: vdb}
+	db := sqlstore.New(read, write, Dialect)
+	db.SetVersion(v.version, v.close)
+	return db, nil
+}
+
+// versioner reads PRAGMA data_version on one connection that never writes:
+// the value changes whenever another connection, of this process or another,
+// commits. It is a property of the connection, so a new connection starts a
+// new generation: values of different connections never compare equal.
+type versioner struct {
+	db   *sql.DB
+	mu   sync.Mutex
+	conn *sql.Conn
+	gen  int
+}
+
+func (v *versioner) version(ctx context.Context) (string, error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.conn == nil {
+		c, err := v.db.Conn(ctx)
+		if err != nil {
+			return "", err
+		}
+		v.conn, v.gen = c, v.gen+1
+	}
+	var n int64
+	if err := v.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&n); err != nil {
+		v.conn.Close()
+		v.conn = nil
+		return "", err
+	}
+	return strconv.Itoa(v.gen) + "." + strconv.FormatInt(n, 10), nil
+}
+
+func (v *versioner) close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.conn != nil {
+		v.conn.Close()
+		v.conn = nil
+	}
+	return v.db.Close()
 }
 
 // parseURL splits sqlite:PATH?synchronous=X into the path and the setting.
@@ -105,8 +156,10 @@ func mustSub(f fs.FS, dir string) fs.FS {
 
 // Dialect is what the shared SQL needs to know about SQLite.
 var Dialect = sqlstore.Dialect{
-	Name:                  "sqlite",
-	Placeholders:          func(q string) string { return q },
+	Name:         "sqlite",
+	Placeholders: func(q string) string { return q },
+	// Unused: Open sets a versioner that reads data_version on its own connection.
+	VersionQuery:          "PRAGMA data_version",
 	IsUniqueViolation:     hasCode(sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY),
 	IsForeignKeyViolation: hasCode(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
 	IsRetryable:           hasCode(sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED),

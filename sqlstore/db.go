@@ -19,6 +19,12 @@ type Dialect struct {
 	Name string
 	// Placeholders rewrites the '?' placeholders of a query, e.g. to $1, $2.
 	Placeholders func(query string) string
+	// VersionQuery returns a value that changes whenever a transaction
+	// commits anywhere in the database, read with Store.Version.
+	VersionQuery string
+	// SkipLocked is appended to the SELECT that claims events: " FOR UPDATE
+	// SKIP LOCKED" where concurrent writers exist, "" where writes are serial.
+	SkipLocked string
 	// ReadTx and WriteTx are the options of read and write transactions.
 	ReadTx, WriteTx sql.TxOptions
 	// IsUniqueViolation, IsForeignKeyViolation and IsRetryable classify errors.
@@ -31,6 +37,8 @@ type Dialect struct {
 // DB is a store on a SQL database.
 type DB struct {
 	read, write *sql.DB
+	version     func(context.Context) (string, error) // Version, if not VersionQuery on read
+	closers     []func() error
 	dialect     Dialect
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
@@ -42,11 +50,35 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	return &DB{read: read, write: write, dialect: d, Now: time.Now}
 }
 
+// SetVersion replaces how Version is read; close runs when the store closes.
+func (db *DB) SetVersion(version func(context.Context) (string, error), close func() error) {
+	db.version = version
+	db.closers = append(db.closers, close)
+}
+
+// Version returns a value that changes whenever a transaction commits, in
+// this process or any other on the same database. Caches compare it to know
+// whether what they hold may be stale.
+func (db *DB) Version(ctx context.Context) (string, error) {
+	if db.version != nil {
+		v, err := db.version(ctx)
+		return v, db.wrap(err)
+	}
+	var v string
+	if err := db.read.QueryRowContext(ctx, db.dialect.VersionQuery).Scan(&v); err != nil {
+		return "", db.wrap(err)
+	}
+	return v, nil
+}
+
 // Close closes the database handles.
 func (db *DB) Close() error {
 	err := db.read.Close()
 	if db.write != db.read {
 		err = errors.Join(err, db.write.Close())
+	}
+	for _, c := range db.closers {
+		err = errors.Join(err, c())
 	}
 	return err
 }
@@ -76,8 +108,17 @@ const maxAttempts = 20
 // Update runs fn in a read-write transaction, again when the database reports
 // a conflict with a concurrent transaction.
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
+	retriedUnique := false
 	for attempt := 1; ; attempt++ {
 		err := db.run(ctx, db.write, db.dialect.WriteTx, fn)
+		var u *uniqueViolation
+		if errors.As(err, &u) {
+			err = u.err
+			if !retriedUnique {
+				retriedUnique = true
+				continue
+			}
+		}
 		var r *retryable
 		if !errors.As(err, &r) {
 			return err
@@ -93,6 +134,19 @@ func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error 
 	}
 }
 
+// uniqueViolation marks the error of a transaction that ran into a unique
+// violation. Update runs it once more: on PostgreSQL the row in the way may
+// come from a concurrent transaction that committed after this one began, so
+// that the checks that ran before the insert could not see it (PostgreSQL
+// reports such a race as a serialization failure only when those checks
+// used the unique index). On a fresh snapshot the checks see the row, as
+// they always do on SQLite, where writers take turns; a violation that
+// happens again is a real conflict.
+type uniqueViolation struct{ err error }
+
+func (u *uniqueViolation) Error() string { return u.err.Error() }
+func (u *uniqueViolation) Unwrap() error { return u.err }
+
 // retryable marks an error that Update should retry.
 type retryable struct{ err error }
 
@@ -103,9 +157,23 @@ func (db *DB) run(ctx context.Context, h *sql.DB, opts sql.TxOptions, fn func(in
 	if err != nil {
 		return db.classify(err)
 	}
+	// A panic in fn (recovered further up, e.g. by the HTTP server) must not
+	// leave the transaction open: it would hold its connection, and on SQLite
+	// the only write connection, forever.
+	done := false
+	defer func() {
+		if !done {
+			sqlTx.Rollback()
+		}
+	}()
 	t := &tx{ctx: ctx, tx: sqlTx, db: db, now: db.Now().UTC().Truncate(time.Microsecond)}
-	if err := fn(t); err != nil {
+	err = fn(t)
+	done = true
+	if err != nil {
 		sqlTx.Rollback()
+		if t.unique {
+			return &uniqueViolation{db.classify(err)}
+		}
 		return db.classify(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -150,10 +218,11 @@ func (u *unavailable) Unwrap() []error {
 
 // tx implements integrations.Tx.
 type tx struct {
-	ctx context.Context
-	tx  *sql.Tx
-	db  *DB
-	now time.Time
+	ctx    context.Context
+	tx     *sql.Tx
+	db     *DB
+	now    time.Time
+	unique bool // a statement ran into a unique violation
 }
 
 func (t *tx) Now() time.Time { return t.now }
@@ -183,6 +252,7 @@ func (t *tx) insertErr(err error, what string) error {
 	case err == nil:
 		return nil
 	case t.db.dialect.IsUniqueViolation(err):
+		t.unique = true
 		return integrations.Errorf(integrations.ECONFLICT, "%s already exists.", what)
 	case t.db.dialect.IsForeignKeyViolation(err):
 		return integrations.Errorf(integrations.ENOTFOUND, "%s refers to something that does not exist.", what)

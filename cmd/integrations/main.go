@@ -2,6 +2,7 @@
 //
 //	integrations serve [flags]       start the server
 //	integrations seed [flags] FILE   load a fixture file (YAML or JSON)
+//	integrations bench [flags]       benchmark the server (see package bench)
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -22,7 +24,10 @@ import (
 
 	"integrations"
 	"integrations/api"
+	"integrations/bench"
+	"integrations/delivery"
 	"integrations/fixture"
+	"integrations/postgres"
 	"integrations/service"
 	"integrations/sqlite"
 )
@@ -30,6 +35,7 @@ import (
 const usage = `Usage:
   integrations serve [flags]        start the API server
   integrations seed [flags] FILE    load a fixture file (YAML or JSON) into the database
+  integrations bench [flags]        seed a fresh database, run the server and measure it
 
 Run "integrations <command> -h" for the flags of a command. Every flag can
 also be set with the environment variable named in its description.
@@ -52,6 +58,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return serve(ctx, args[1:], stderr)
 	case "seed":
 		return seed(ctx, args[1:], stderr)
+	case "bench":
+		// The benchmark runs this very binary as the server and the baseline.
+		exe, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		return bench.Main(ctx, exe, args[1:], os.Stdout, stderr)
+	case "bench-baseline": // hidden: the benchmark's baseline server
+		return bench.ServeBaseline(ctx, args[1:], stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return nil
@@ -68,29 +83,55 @@ func env(name, def string) string {
 	return def
 }
 
-func databaseFlag(fs *flag.FlagSet) *string {
-	return fs.String("database", env("INTEGRATIONS_DATABASE", "sqlite:integrations.db"),
-		"database URL: sqlite:PATH[?synchronous=full] ($INTEGRATIONS_DATABASE)")
+// database holds the flags that choose and tune the database.
+type database struct {
+	url string
+	pg  postgres.Options
 }
 
-// openStore opens the store named by a database URL.
-func openStore(ctx context.Context, url string) (integrations.Store, error) {
+func databaseFlags(fs *flag.FlagSet) *database {
+	d := &database{}
+	fs.StringVar(&d.url, "database", env("INTEGRATIONS_DATABASE", "sqlite:integrations.db"),
+		"database URL: sqlite:PATH[?synchronous=full] or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...] ($INTEGRATIONS_DATABASE)")
+	fs.IntVar(&d.pg.MaxConns, "db-max-conns", int(envInt("INTEGRATIONS_DB_MAX_CONNS", 0)),
+		fmt.Sprintf("PostgreSQL: most connections this process opens; 0 for %d ($INTEGRATIONS_DB_MAX_CONNS)", postgres.DefaultMaxConns))
+	fs.DurationVar(&d.pg.StatementTimeout, "db-statement-timeout", envDuration("INTEGRATIONS_DB_STATEMENT_TIMEOUT", 0),
+		fmt.Sprintf("PostgreSQL: longest a statement may run; 0 for the URL's statement_timeout (ms) or %v ($INTEGRATIONS_DB_STATEMENT_TIMEOUT)", postgres.DefaultStatementTimeout))
+	fs.DurationVar(&d.pg.ConnectTimeout, "db-connect-timeout", envDuration("INTEGRATIONS_DB_CONNECT_TIMEOUT", 0),
+		fmt.Sprintf("PostgreSQL: longest opening a connection may take; 0 for the URL's connect_timeout (s) or %v ($INTEGRATIONS_DB_CONNECT_TIMEOUT)", postgres.DefaultConnectTimeout))
+	return d
+}
+
+// openStore opens the store named by the database URL.
+func openStore(ctx context.Context, d *database) (integrations.Store, error) {
 	switch {
-	case strings.HasPrefix(url, "sqlite:"):
-		return sqlite.Open(ctx, url)
+	case strings.HasPrefix(d.url, "sqlite:"):
+		return sqlite.Open(ctx, d.url)
+	case strings.HasPrefix(d.url, "postgres://"), strings.HasPrefix(d.url, "postgresql://"):
+		return postgres.Open(ctx, d.url, d.pg)
 	}
-	return nil, fmt.Errorf("unsupported database URL %q: expected sqlite:PATH", url)
+	return nil, fmt.Errorf("unsupported database URL %q: expected sqlite:PATH or postgres://...", redact(d.url))
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	args, pprofAddr := cutFlag(args, "pprof-addr")
 	addr := fs.String("addr", env("INTEGRATIONS_ADDR", "127.0.0.1:8080"), "address to listen on ($INTEGRATIONS_ADDR)")
-	database := databaseFlag(fs)
+	db := databaseFlags(fs)
 	publicURL := fs.String("public-url", env("INTEGRATIONS_PUBLIC_URL", ""), "base of the absolute URLs in responses; default http://ADDR ($INTEGRATIONS_PUBLIC_URL)")
 	adminToken := fs.String("admin-token", env("INTEGRATIONS_ADMIN_TOKEN", ""), "API token of the staff user; created and printed once if empty on a new database ($INTEGRATIONS_ADMIN_TOKEN)")
 	maxBody := fs.Int64("max-body-bytes", envInt("INTEGRATIONS_MAX_BODY_BYTES", api.DefaultMaxBodyBytes), "largest request body accepted ($INTEGRATIONS_MAX_BODY_BYTES)")
+	cacheBytes := fs.Int64("cache-bytes", envInt("INTEGRATIONS_CACHE_BYTES", api.DefaultCacheBytes), "memory for cached answers; -1 turns the cache off ($INTEGRATIONS_CACHE_BYTES)")
+	rateLimit := fs.Float64("rate-limit", envFloat("INTEGRATIONS_RATE_LIMIT", api.DefaultRateLimit), "requests per second per token; -1 turns rate limiting off ($INTEGRATIONS_RATE_LIMIT)")
+	rateBurst := fs.Int("rate-burst", int(envInt("INTEGRATIONS_RATE_BURST", api.DefaultRateBurst)), "requests a token may send at once before the rate applies ($INTEGRATIONS_RATE_BURST)")
 	logLevel := fs.String("log-level", env("INTEGRATIONS_LOG_LEVEL", "info"), "debug, info, warn or error ($INTEGRATIONS_LOG_LEVEL)")
+	var dc delivery.Config
+	fs.IntVar(&dc.Workers, "delivery-workers", int(envInt("INTEGRATIONS_DELIVERY_WORKERS", 8)), "event deliveries in flight at once ($INTEGRATIONS_DELIVERY_WORKERS)")
+	fs.IntVar(&dc.MaxAttempts, "delivery-max-attempts", int(envInt("INTEGRATIONS_DELIVERY_MAX_ATTEMPTS", 8)), "attempts before an event fails ($INTEGRATIONS_DELIVERY_MAX_ATTEMPTS)")
+	fs.DurationVar(&dc.Timeout, "delivery-timeout", envDuration("INTEGRATIONS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt ($INTEGRATIONS_DELIVERY_TIMEOUT)")
+	fs.DurationVar(&dc.BaseBackoff, "delivery-backoff", envDuration("INTEGRATIONS_DELIVERY_BACKOFF", time.Second), "delay before the first retry, doubled at each retry ($INTEGRATIONS_DELIVERY_BACKOFF)")
+	fs.BoolVar(&dc.BlockPrivateTargets, "delivery-block-private", env("INTEGRATIONS_DELIVERY_BLOCK_PRIVATE", "") == "true", "refuse event receivers on loopback and private addresses ($INTEGRATIONS_DELIVERY_BLOCK_PRIVATE=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -99,11 +140,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("log level: %w", err)
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if pprofAddr != "" {
+		go servePprof(pprofAddr, logger)
+	}
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	store, err := openStore(ctx, *database)
+	store, err := openStore(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -127,7 +171,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if *publicURL == "" {
 		*publicURL = "http://" + ln.Addr().String()
 	}
-	handler := api.New(svc, api.Config{PublicURL: *publicURL, MaxBodyBytes: *maxBody, Logger: logger})
+	handler := api.New(svc, api.Config{PublicURL: *publicURL, MaxBodyBytes: *maxBody, CacheBytes: *cacheBytes,
+		RateLimit: *rateLimit, RateBurst: *rateBurst, Logger: logger})
+	dc.Logger = logger
+	dispatcher := delivery.New(svc, handler, dc)
+	svc.OnEvent(dispatcher.Wake)
+	deliveryCtx, stopDelivery := context.WithCancel(context.Background())
+	deliveryDone := make(chan struct{})
+	go func() { dispatcher.Run(deliveryCtx); close(deliveryDone) }()
+	defer func() { stopDelivery(); <-deliveryDone }()
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -137,7 +189,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "public_url", *publicURL, "database", redact(*database))
+	logger.Info("listening", "addr", ln.Addr().String(), "public_url", *publicURL, "database", redact(db.url))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -151,7 +203,57 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	logger.Info("shutting down: finishing event deliveries in flight")
+	stopDelivery()
+	<-deliveryDone
 	return nil
+}
+
+// cutFlag removes a flag that usage does not show (--name VALUE or
+// --name=VALUE) from args, and returns its value.
+func cutFlag(args []string, name string) (rest []string, value string) {
+	for n := 0; n < len(args); n++ {
+		a := strings.TrimPrefix(strings.TrimPrefix(args[n], "-"), "-")
+		switch {
+		case a == name && n+1 < len(args):
+			value = args[n+1]
+			n++
+		case strings.HasPrefix(a, name+"="):
+			value = strings.TrimPrefix(a, name+"=")
+		default:
+			rest = append(rest, args[n])
+		}
+	}
+	return rest, value
+}
+
+// servePprof serves net/http/pprof on addr, for the benchmark's profiles
+// (the hidden --pprof-addr of serve).
+func servePprof(addr string, logger *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	logger.Warn("serving pprof", "addr", addr)
+	if err := http.ListenAndServe(addr, mux); err != nil {
+		logger.Error("pprof", "error", err)
+	}
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(name string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(name), 64); err == nil {
+		return v
+	}
+	return def
 }
 
 func envInt(name string, def int64) int64 {
@@ -176,7 +278,7 @@ func redact(url string) string {
 func seed(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	database := databaseFlag(fs)
+	db := databaseFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -191,7 +293,7 @@ func seed(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", fs.Arg(0), err)
 	}
-	store, err := openStore(ctx, *database)
+	store, err := openStore(ctx, db)
 	if err != nil {
 		return err
 	}

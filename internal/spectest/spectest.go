@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -115,6 +116,7 @@ func extract(tgz, name string) ([]byte, error) {
 type Spec struct {
 	Doc    *openapi3.T
 	router routers.Router
+	ext    bool // the server's own document, of the paths outside /v1
 }
 
 var (
@@ -148,6 +150,38 @@ func Load() (*Spec, error) {
 	return loaded, loadErr
 }
 
+var (
+	extOnce   sync.Once
+	extLoaded *Spec
+	extErr    error
+)
+
+// Extensions returns the server's own document, docs/extensions.openapi.yaml,
+// of what it serves outside /v1.
+func Extensions() (*Spec, error) {
+	extOnce.Do(func() {
+		_, file, _, _ := runtime.Caller(0)
+		path := filepath.Join(filepath.Dir(file), "..", "..", "docs", "extensions.openapi.yaml")
+		doc, err := openapi3.NewLoader().LoadFromFile(path)
+		if err != nil {
+			extErr = err
+			return
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			extErr = fmt.Errorf("%s: %w", path, err)
+			return
+		}
+		doc.Servers = openapi3.Servers{{URL: "http://spec.invalid"}}
+		r, err := gorillamux.NewRouter(doc)
+		if err != nil {
+			extErr = err
+			return
+		}
+		extLoaded = &Spec{Doc: doc, router: r, ext: true}
+	})
+	return extLoaded, extErr
+}
+
 // ErrNotInSpec is returned for requests outside the document's paths.
 var ErrNotInSpec = fmt.Errorf("not an operation of the spec")
 
@@ -175,7 +209,7 @@ func (s *Spec) route(method, path, rawQuery string) (*routers.Route, map[string]
 // whose shape is one of the document's error responses), and its headers and
 // body must match the schema. Paths outside /v1 give ErrNotInSpec.
 func (s *Spec) ValidateResponse(method, path, rawQuery string, status int, header http.Header, body []byte) error {
-	if !strings.HasPrefix(path, "/v1/") {
+	if strings.HasPrefix(path, "/v1/") == s.ext {
 		return ErrNotInSpec
 	}
 	route, params, err := s.route(method, path, rawQuery)
@@ -238,6 +272,16 @@ func (s *Spec) ValidateRequestBody(method, path string, body []byte) error {
 	return openapi3filter.ValidateRequestBody(context.Background(), in, route.Operation.RequestBody.Value)
 }
 
+// ValidateSchema checks a JSON value (as decoded by encoding/json) against
+// one of the document's component schemas, such as "Event".
+func (s *Spec) ValidateSchema(name string, v any) error {
+	ref := s.Doc.Components.Schemas[name]
+	if ref == nil {
+		return fmt.Errorf("the spec has no schema %q", name)
+	}
+	return ref.Value.VisitJSON(v, append([]openapi3.SchemaValidationOption{openapi3.EnableJSONSchema2020(), openapi3.MultiErrors()}, formats...)...)
+}
+
 // errorResponses names the document's error response for each status.
 var errorResponses = map[int]string{400: "BadRequestError", 401: "UnauthorizedError", 403: "ForbiddenError", 404: "NotFoundError", 409: "ConflictError", 412: "PreconditionFailedError"}
 
@@ -246,7 +290,9 @@ var errorResponses = map[int]string{400: "BadRequestError", 401: "UnauthorizedEr
 // code must be the status.
 func (s *Spec) validateError(status int, body []byte) error {
 	var schema *openapi3.Schema
-	if name, ok := errorResponses[status]; ok {
+	if s.ext {
+		schema = s.Doc.Components.Responses["Error"].Value.Content.Get("application/json").Schema.Value
+	} else if name, ok := errorResponses[status]; ok {
 		schema = s.Doc.Components.Responses[name].Value.Content.Get("application/json").Schema.Value
 	} else {
 		schema = s.Doc.Components.Schemas["Error"].Value

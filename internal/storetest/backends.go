@@ -4,12 +4,29 @@ package storetest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"integrations"
+	"integrations/postgres"
 	"integrations/sqlite"
 )
+
+// PostgresEnv names the environment variable that holds the URL of a
+// PostgreSQL database to test on, such as
+// postgres://postgres@127.0.0.1:5432/test?sslmode=disable. Tests create a
+// database of their own next to it and drop it when they end, so the user
+// needs the CREATEDB privilege.
+const PostgresEnv = "INTEGRATIONS_TEST_POSTGRES"
+
+// noPostgres says why the PostgreSQL tests do not run.
+const noPostgres = "PostgreSQL tests do not run: " + PostgresEnv + " is empty; set it to a postgres:// URL to run them"
 
 // Backend is a store implementation to run tests on.
 type Backend struct {
@@ -21,13 +38,21 @@ type Backend struct {
 // Backends returns the store implementations to test: SQLite always, and
 // PostgreSQL when INTEGRATIONS_TEST_POSTGRES holds a connection URL.
 func Backends() []Backend {
-	return []Backend{{Name: "sqlite", Open: SQLite}}
+	b := []Backend{{Name: "sqlite", Open: SQLite}}
+	if os.Getenv(PostgresEnv) != "" {
+		b = append(b, Backend{Name: "postgres", Open: Postgres})
+	}
+	return b
 }
 
-// Each runs fn as a subtest on each backend.
+// Each runs fn as a subtest on each backend. Without PostgreSQL its subtest
+// is skipped, saying why.
 func Each(t *testing.T, fn func(t *testing.T, open func(testing.TB) integrations.Store)) {
 	for _, b := range Backends() {
 		t.Run(b.Name, func(t *testing.T) { fn(t, b.Open) })
+	}
+	if os.Getenv(PostgresEnv) == "" {
+		t.Run("postgres", func(t *testing.T) { t.Skip(noPostgres) })
 	}
 }
 
@@ -46,4 +71,99 @@ func SQLiteAt(t testing.TB, path string) integrations.Store {
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// TestOptions are the connection options of the PostgreSQL stores of tests:
+// a small pool, since many tests and test binaries share one server.
+var TestOptions = postgres.Options{MaxConns: 8}
+
+// Postgres opens a store in a new, empty schema of the PostgreSQL database of
+// INTEGRATIONS_TEST_POSTGRES, dropped when the test ends. The test is
+// skipped when INTEGRATIONS_TEST_POSTGRES is empty.
+func Postgres(t testing.TB) integrations.Store {
+	t.Helper()
+	return PostgresAt(t, PostgresSchemaURL(t))
+}
+
+// PostgresAt opens the PostgreSQL store at url with TestOptions.
+func PostgresAt(t testing.TB, url string) integrations.Store {
+	t.Helper()
+	db, err := postgres.Open(context.Background(), url, TestOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// PostgresURL creates a new, empty database on the server of
+// INTEGRATIONS_TEST_POSTGRES and returns its URL, for tests that act on a
+// whole database (its connections, whether it accepts them). The database
+// is dropped when the test ends, after its remaining connections are ended.
+// Creating a database takes a second or more; PostgresSchemaURL is faster.
+// The test is skipped when INTEGRATIONS_TEST_POSTGRES is empty.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	base, u := postgresBase(t)
+	name := randomName()
+	admin(t, base, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	t.Cleanup(func() {
+		admin(t, base, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	u.Path = "/" + name
+	return u.String()
+}
+
+// PostgresSchemaURL creates a new, empty schema in the database of
+// INTEGRATIONS_TEST_POSTGRES and returns a URL whose connections use it
+// (search_path). The schema and everything in it is dropped when the test
+// ends. The test is skipped when INTEGRATIONS_TEST_POSTGRES is empty.
+func PostgresSchemaURL(t testing.TB) string {
+	t.Helper()
+	base, u := postgresBase(t)
+	name := randomName()
+	admin(t, base, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize())
+	t.Cleanup(func() {
+		admin(t, base, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE")
+	})
+	q := u.Query()
+	q.Set("search_path", name)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// postgresBase returns INTEGRATIONS_TEST_POSTGRES, also parsed, or skips the
+// test when it is empty.
+func postgresBase(t testing.TB) (string, *url.URL) {
+	t.Helper()
+	base := os.Getenv(PostgresEnv)
+	if base == "" {
+		t.Skip(noPostgres)
+	}
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		t.Fatalf("%s must be a postgres:// URL, not %q", PostgresEnv, base)
+	}
+	return base, u
+}
+
+// randomName returns a new name for a test database or schema.
+func randomName() string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return "integrations_test_" + hex.EncodeToString(b)
+}
+
+// admin runs a statement on the database of url.
+func admin(t testing.TB, url, statement string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect to %s: %v", PostgresEnv, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, statement); err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
 }

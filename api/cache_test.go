@@ -1,0 +1,100 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"integrations"
+	"integrations/internal/apitest"
+	"integrations/internal/storetest"
+)
+
+func ifNoneMatch(etag string) http.Header { return http.Header{"If-None-Match": {etag}} }
+
+func TestETagAndNotModified(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		for _, path := range []string{"/v1/spaces/handbook/integrations", "/v1/spaces/handbook/integration-blocks", "/v1/integrations/slack"} {
+			first := e.Expect(200, "GET", path, "alice-token", nil)
+			etag := first.Header.Get("ETag")
+			if etag == "" || etag[0] != '"' {
+				t.Fatalf("%s: ETag %q", path, etag)
+			}
+			if res := e.DoWith("GET", path, "alice-token", nil, ifNoneMatch(etag)); res.Status != 304 || res.Header.Get("ETag") != etag {
+				t.Errorf("%s with its ETag: %d %q", path, res.Status, res.Header.Get("ETag"))
+			}
+			if res := e.DoWith("GET", path, "alice-token", nil, ifNoneMatch(`"other", W/`+etag)); res.Status != 304 {
+				t.Errorf("%s with a list holding its weak ETag: %d", path, res.Status)
+			}
+			if res := e.DoWith("GET", path, "alice-token", nil, ifNoneMatch(`"other"`)); res.Status != 200 || string(res.Body) != string(first.Body) {
+				t.Errorf("%s with another ETag: %d", path, res.Status)
+			}
+			// The answer depends on the caller: bob's differs (permissions).
+			if bob := e.Expect(200, "GET", path, "bob-token", nil); path != "/v1/spaces/handbook/integration-blocks" && bob.Header.Get("ETag") == etag {
+				t.Errorf("%s: alice and bob share an ETag", path)
+			}
+		}
+		// A change that alters the answer changes the ETag at once.
+		path := "/v1/spaces/blog/integrations"
+		etag := e.Expect(200, "GET", path, "alice-token", nil).Header.Get("ETag")
+		e.Expect(201, "POST", "/v1/integrations/slack/installations/slack-acme/spaces", "alice-token", map[string]string{"space": "blog"})
+		res := e.DoWith("GET", path, "alice-token", nil, ifNoneMatch(etag))
+		if res.Status != 200 || fmt.Sprint(names(t, res)) != "[github slack]" {
+			t.Fatalf("after enabling slack: %d %s", res.Status, res.Body)
+		}
+		// A change that does not alter the answer keeps it.
+		etag = res.Header.Get("ETag")
+		e.Expect(201, "POST", "/v1/orgs/acme/spaces", "alice-token", map[string]string{"title": "Other"})
+		if res := e.DoWith("GET", path, "alice-token", nil, ifNoneMatch(etag)); res.Status != 304 {
+			t.Errorf("an unrelated change broke the ETag: %d", res.Status)
+		}
+	})
+}
+
+// Two servers on one database stand for two replicas: after a write through
+// one returns, the other never answers from what it held before.
+func TestNoStaleAnswerAcrossReplicas(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		a, b := twoReplicas(t)
+		a.Seed(world)
+		list := "/v1/spaces/blog/integrations"
+		blocks := "/v1/spaces/blog/integration-blocks"
+		enable := "/v1/integrations/slack/installations/slack-acme/spaces"
+		for i := 0; i < 20; i++ {
+			// Warm b's cache, write through a, read through b.
+			b.Expect(200, "GET", list, "alice-token", nil)
+			b.Expect(200, "GET", blocks, "alice-token", nil)
+			a.Expect(201, "POST", enable, "alice-token", map[string]string{"space": "blog"})
+			if got := fmt.Sprint(names(t, b.Expect(200, "GET", list, "alice-token", nil))); got != "[github slack]" {
+				t.Fatalf("round %d: after enabling through a, b answers %s", i, got)
+			}
+			if res := b.Expect(200, "GET", blocks, "alice-token", nil); string(res.Body) == "[]\n" {
+				t.Fatalf("round %d: b's blocks are stale: %s", i, res.Body)
+			}
+			a.Expect(205, "DELETE", enable+"/blog", "alice-token", nil)
+			if got := fmt.Sprint(names(t, b.Expect(200, "GET", list, "alice-token", nil))); got != "[github]" {
+				t.Fatalf("round %d: after disabling through a, b answers %s", i, got)
+			}
+		}
+		// A token that stops working stops at once on the other replica too.
+		var tok map[string]string
+		a.Expect(201, "POST", "/ext/integrations/slack/tokens", "alice-token", nil).JSON(t, &tok)
+		b.Expect(200, "GET", "/v1/integrations/slack/installations", tok["token"], nil)
+		a.Expect(205, "DELETE", "/v1/integrations/slack", "alice-token", nil)
+		b.Expect(401, "GET", "/v1/integrations/slack/installations", tok["token"], nil)
+	})
+}
+
+// twoReplicas starts two servers on one new database of the backend the
+// subtest is named after.
+func twoReplicas(t *testing.T) (*apitest.Env, *apitest.Env) {
+	if filepath.Base(t.Name()) == "postgres" {
+		url := storetest.PostgresURL(t)
+		return apitest.New(t, storetest.PostgresAt(t, url)), apitest.New(t, storetest.PostgresAt(t, url))
+	}
+	path := filepath.Join(t.TempDir(), "shared.db")
+	return apitest.New(t, storetest.SQLiteAt(t, path)), apitest.New(t, storetest.SQLiteAt(t, path))
+}

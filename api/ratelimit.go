@@ -1,0 +1,114 @@
+package api
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"integrations"
+)
+
+// Rate limiting: a token bucket per API token (per client address for
+// requests without a valid token), in each replica's memory. A bucket holds
+// up to burst requests and refills at rate per second.
+
+// Default rate limits.
+const (
+	DefaultRateLimit = 100 // requests per second per token
+	DefaultRateBurst = 200
+	maxBuckets       = 100_000
+)
+
+type limiter struct {
+	mu      sync.Mutex
+	rate    float64
+	burst   float64
+	buckets map[string]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(rate float64, burst int) *limiter {
+	if burst < 1 {
+		burst = 1
+	}
+	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
+}
+
+// take spends one request of key's bucket. It returns whether the request may
+// go on, what is left, how long until the next request is allowed, and how
+// long until the bucket is full again.
+func (l *limiter) take(key string, now time.Time) (ok bool, remaining int, retryAfter, reset time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b := l.buckets[key]
+	if b == nil {
+		if len(l.buckets) >= maxBuckets {
+			l.prune(now)
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	// A request that read the clock before another took the lock comes
+	// with an earlier time: a negative refill would empty the bucket.
+	if elapsed := now.Sub(b.last); elapsed > 0 {
+		b.tokens = math.Min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		ok = true
+	} else {
+		retryAfter = seconds((1 - b.tokens) / l.rate)
+	}
+	return ok, int(b.tokens), retryAfter, seconds((l.burst - b.tokens) / l.rate)
+}
+
+// prune forgets the buckets that are full again: they hold nothing a new
+// bucket would not.
+func (l *limiter) prune(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	if len(l.buckets) >= maxBuckets {
+		l.buckets = map[string]*bucket{} // under attack from many keys: start afresh
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
+// limit applies the limiter to a request of key and sets the X-RateLimit
+// headers; it returns an ERATELIMIT error when the bucket is empty.
+func (s *Server) limit(w http.ResponseWriter, key string) error {
+	if s.limiter == nil {
+		return nil
+	}
+	ok, remaining, retryAfter, reset := s.limiter.take(key, time.Now())
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(int(s.limiter.burst)))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", strconv.Itoa(int(math.Ceil(reset.Seconds()))))
+	if ok {
+		return nil
+	}
+	after := int(math.Ceil(retryAfter.Seconds()))
+	h.Set("Retry-After", strconv.Itoa(after))
+	return integrations.Errorf(integrations.ERATELIMIT, "Too many requests: retry in %d second(s).", after)
+}
+
+// clientKey is the rate-limit key of a request without a valid token.
+func clientKey(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	return "client:" + host
+}

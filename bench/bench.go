@@ -1,0 +1,613 @@
+// Package bench is the benchmark of the server: it seeds a fresh database
+// at a chosen scale through the store's bulk path, starts the real server
+// and a baseline (a minimal net/http server that answers the same bytes from
+// memory, the physical limit of HTTP on the machine) as processes of their
+// own, drives both with the same load, and reports requests per second,
+// latencies, ratios to the baseline, the server's peak memory and the rate
+// of event delivery, as a table and as JSON.
+//
+// Run it with `integrations bench` (see Main).
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"integrations/postgres"
+	"integrations/sqlite"
+	"integrations/sqlstore"
+)
+
+// Config configures a run.
+type Config struct {
+	// Binary is the integrations binary, run as `serve` and
+	// `bench-baseline`.
+	Binary string
+	// Database is "" for a SQLite file in a temporary directory, or the URL
+	// of a PostgreSQL server (postgres://...) on which a fresh database is
+	// created, and dropped at the end.
+	Database    string
+	Scale       Scale
+	Duration    time.Duration // of each operation's measured load
+	Connections int
+	// Requests is the number of distinct requests of each read operation
+	// (spaces and callers drawn at random); Events the number of events of
+	// the delivery measure.
+	Requests, Events int
+	// ServerLogLevel is the server's --log-level.
+	ServerLogLevel string
+	// ServerArgs are more flags of serve, such as --cache-bytes -1.
+	ServerArgs []string
+	// ProfileDir, when set, receives CPU profiles of the server under each
+	// operation's load, and a heap profile at the end.
+	ProfileDir string
+	// Command is the command line, for the results.
+	Command string
+	// Out receives the results table; Log the progress.
+	Out, Log io.Writer
+}
+
+// Main is the command `integrations bench`: binary is the integrations
+// binary itself.
+func Main(ctx context.Context, binary string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	database := fs.String("database", "", "PostgreSQL server to run on (postgres://...; a fresh database is created and dropped); default: SQLite in a temporary directory")
+	scale := fs.String("scale", "default", "size of the seeded database: tiny, default or large")
+	duration := fs.Duration("duration", 10*time.Second, "measured load per operation")
+	connections := fs.Int("connections", 64, "concurrent keep-alive connections")
+	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
+	requests := fs.Int("requests", 0, "distinct requests per read operation; 0 for the scale's default")
+	events := fs.Int("events", 0, "events of the delivery measure; 0 for the scale's default")
+	logLevel := fs.String("server-log-level", "info", "the server's --log-level (info logs every request, as serve does by default)")
+	serverArgs := fs.String("server-args", "", "more flags of serve, separated by spaces (e.g. \"--cache-bytes -1\")")
+	profiles := fs.String("pprof", "", "directory for CPU profiles of the server under each operation, and a heap profile")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	sc, ok := Scales[*scale]
+	if !ok {
+		return fmt.Errorf("unknown scale %q: tiny, default or large", *scale)
+	}
+	if *duration <= 0 || *connections <= 0 || *requests < 0 || *events < 0 {
+		return errors.New("duration and connections must be positive, requests and events not negative")
+	}
+	cfg := Config{
+		Binary: binary, Database: *database, Scale: sc, Duration: *duration, Connections: *connections,
+		Requests: *requests, Events: *events, ServerLogLevel: *logLevel, ServerArgs: strings.Fields(*serverArgs), ProfileDir: *profiles,
+		Command: strings.Join(append([]string{"integrations", "bench"}, args...), " "),
+		Out:     stdout, Log: stderr,
+	}
+	res, err := Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *jsonPath != "" {
+		b, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(*jsonPath, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "results written to %s\n", *jsonPath)
+	}
+	return nil
+}
+
+// Results are the figures of a run.
+type Results struct {
+	Date        time.Time   `json:"date"`
+	Command     string      `json:"command"`
+	Machine     Machine     `json:"machine"`
+	Store       string      `json:"store"`
+	Scale       Scale       `json:"scale"`
+	Rows        int         `json:"rows"`
+	Duration    string      `json:"duration"`
+	Connections int         `json:"connections"`
+	Requests    int         `json:"requestsPerReadOperation"`
+	LogLevel    string      `json:"serverLogLevel"`
+	ServerArgs  []string    `json:"serverArgs,omitempty"`
+	Seed        Seed        `json:"seed"`
+	Operations  []Operation `json:"operations"`
+	Events      Events      `json:"events"`
+	// ServerPeakRSS and BaselinePeakRSS are VmHWM at the end, in bytes.
+	ServerPeakRSS   int64 `json:"serverPeakRssBytes"`
+	BaselinePeakRSS int64 `json:"baselinePeakRssBytes"`
+}
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	CPU        string `json:"cpu"`
+	CPUs       int    `json:"cpus"`
+	MemoryMB   int64  `json:"memoryMB"`
+	OS         string `json:"os"`
+	Kernel     string `json:"kernel,omitempty"`
+	Go         string `json:"go"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+}
+
+// Seed is the timing of the seeding.
+type Seed struct {
+	GenerateSeconds float64 `json:"generateSeconds"`
+	LoadSeconds     float64 `json:"loadSeconds"`
+	RowsPerSecond   float64 `json:"rowsPerSecond"`
+}
+
+// Operation is the figures of one operation.
+type Operation struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // read or write
+	// Unit is what Rate counts per second: requests, pairs (an
+	// enable-then-disable pair is two requests) or tokens.
+	Unit   string  `json:"unit"`
+	Server figures `json:"server"`
+	// Baseline, Ratio (of requests/s) and P99Ratio are set for reads.
+	Baseline *figures `json:"baseline,omitempty"`
+	Ratio    float64  `json:"ratio,omitempty"`
+	P99Ratio float64  `json:"p99Ratio,omitempty"`
+	// PeakRSS is the server's VmHWM after this operation, in bytes.
+	PeakRSS int64 `json:"serverPeakRssBytes"`
+}
+
+// Events is the measure of event delivery to a local receiver.
+type Events struct {
+	Count int `json:"count"`
+	// CreateSeconds is how long enabling and disabling took to create them
+	// (deliveries were held meanwhile), Seconds from the first to the last
+	// delivery, PerSecond the rate of delivery.
+	CreateSeconds float64 `json:"createSeconds"`
+	Seconds       float64 `json:"seconds"`
+	PerSecond     float64 `json:"perSecond"`
+	Duplicates    int     `json:"duplicates"`
+	CreateErrors  int     `json:"createErrors"`
+}
+
+// Run runs the benchmark and prints its table to cfg.Out.
+func Run(ctx context.Context, cfg Config) (*Results, error) {
+	if cfg.Requests == 0 {
+		cfg.Requests = 2000
+		if cfg.Scale.Name == "tiny" {
+			cfg.Requests = 200
+		}
+	}
+	if cfg.Events == 0 {
+		cfg.Events = 2000
+		if cfg.Scale.Name == "tiny" {
+			cfg.Events = 100
+		}
+	}
+	if cfg.ServerLogLevel == "" {
+		cfg.ServerLogLevel = "info"
+	}
+	res := &Results{
+		Date: time.Now().UTC().Truncate(time.Second), Command: cfg.Command, Machine: machine(), Scale: cfg.Scale,
+		Duration: cfg.Duration.String(), Connections: cfg.Connections, Requests: cfg.Requests, LogLevel: cfg.ServerLogLevel, ServerArgs: cfg.ServerArgs,
+	}
+	dir, err := os.MkdirTemp("", "integrations-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+
+	// Seed.
+	fmt.Fprintf(cfg.Log, "generating the %s dataset...\n", cfg.Scale.Name)
+	t := time.Now()
+	w := generate(cfg.Scale)
+	res.Seed.GenerateSeconds = time.Since(t).Seconds()
+	res.Rows = w.rows()
+	dbURL, store, cleanup, err := freshDatabase(ctx, cfg.Database, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	res.Store = store
+	fmt.Fprintf(cfg.Log, "seeding %s (%d rows: %d organizations, %d spaces, %d integrations, %d space installations)\n",
+		store, res.Rows, cfg.Scale.Organizations, cfg.Scale.Spaces(), cfg.Scale.Integrations, cfg.Scale.SpaceInstallations())
+	if res.Seed.LoadSeconds, err = seed(ctx, dbURL, w, cfg.Log); err != nil {
+		return nil, err
+	}
+	res.Seed.RowsPerSecond = float64(res.Rows) / res.Seed.LoadSeconds
+	fmt.Fprintf(cfg.Log, "seeded in %.1fs (%.0f rows/s; generated in %.1fs)\n", res.Seed.LoadSeconds, res.Seed.RowsPerSecond, res.Seed.GenerateSeconds)
+
+	// The real server.
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	// The rate limit stays on, so that its cost is measured, but so high
+	// that the load, thousands of requests per second on a few tokens at
+	// the tiny scale, never reaches it.
+	args := []string{"serve", "--addr", addr, "--database", dbURL, "--admin-token", "gb_api_bench_admin_" + randomHex(16),
+		"--log-level", cfg.ServerLogLevel, "--rate-limit", "1000000"}
+	args = append(args, cfg.ServerArgs...)
+	var pprofAddr string
+	if cfg.ProfileDir != "" {
+		if pprofAddr, err = freeAddr(); err != nil {
+			return nil, err
+		}
+		args = append(args, "--pprof-addr", pprofAddr)
+	}
+	server, err := start("server", cfg.Binary, args, addr, filepath.Join(dir, "server.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if server != nil {
+			server.stop()
+		}
+	}()
+	if err := server.waitReady(ctx, "/readyz"); err != nil {
+		return nil, err
+	}
+
+	// The reads, captured for the baseline.
+	reads := w.readOperations(cfg.Requests)
+	fmt.Fprintf(cfg.Log, "capturing the server's answers to %d requests for the baseline...\n", len(reads)*cfg.Requests)
+	var answers []answer
+	for _, op := range reads {
+		a, err := capture(ctx, addr, op.requests)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", op.name, err)
+		}
+		answers = append(answers, a...)
+	}
+	answersPath := filepath.Join(dir, "answers.gob")
+	if err := writeAnswers(answersPath, answers); err != nil {
+		return nil, err
+	}
+	answers = nil
+	baseAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	baseline, err := start("baseline", cfg.Binary, []string{"bench-baseline", "--addr", baseAddr, "--answers", answersPath}, baseAddr, filepath.Join(dir, "baseline.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if baseline != nil {
+			baseline.stop()
+		}
+	}()
+	if err := baseline.waitReady(ctx, "/healthz"); err != nil {
+		return nil, err
+	}
+
+	warmup := min(cfg.Duration/5, 2*time.Second)
+	run := func(target *process, op operation) figures {
+		wires := make([][]byte, len(op.requests))
+		for n, r := range op.requests {
+			wires[n] = r.wire(target.addr)
+		}
+		var profile func()
+		if target == server && pprofAddr != "" {
+			profile = cpuProfile(pprofAddr, warmup, cfg.Duration, filepath.Join(cfg.ProfileDir, op.name+".cpu.pprof"), cfg.Log)
+		}
+		f := drive(ctx, target.addr, cfg.Connections, warmup, cfg.Duration, op.steps(wires, cfg.Connections))
+		if profile != nil {
+			profile()
+		}
+		return f
+	}
+	for _, op := range reads {
+		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
+		o := Operation{Name: op.name, Kind: "read", Unit: "requests", Server: run(server, op)}
+		b := run(baseline, op)
+		o.Baseline = &b
+		if b.Rate > 0 {
+			o.Ratio = o.Server.Rate / b.Rate
+		}
+		if b.P99Ms > 0 {
+			o.P99Ratio = o.Server.P99Ms / b.P99Ms
+		}
+		o.PeakRSS = server.peakRSS()
+		res.Operations = append(res.Operations, o)
+	}
+	res.BaselinePeakRSS = baseline.peakRSS()
+	err = baseline.stop()
+	baseline = nil
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+
+	// The writes.
+	for _, op := range []operation{w.tokenOperation(cfg.Requests)} {
+		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
+		o := Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: run(server, op)}
+		o.PeakRSS = server.peakRSS()
+		res.Operations = append(res.Operations, o)
+	}
+	fmt.Fprintf(cfg.Log, "events: delivering %d events to a local receiver...\n", cfg.Events)
+	if res.Events, err = measureEvents(ctx, server.addr, w, cfg.Events); err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	op := w.pairOperation(cfg.Connections)
+	fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
+	o := Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: run(server, op)}
+	o.PeakRSS = server.peakRSS()
+	res.Operations = append(res.Operations, o)
+
+	if pprofAddr != "" {
+		if err := fetch("http://"+pprofAddr+"/debug/pprof/heap", filepath.Join(cfg.ProfileDir, "heap.pprof")); err != nil {
+			fmt.Fprintf(cfg.Log, "heap profile: %v\n", err)
+		}
+	}
+	res.ServerPeakRSS = server.peakRSS()
+	err = server.stop()
+	server = nil
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	printTable(cfg.Out, res)
+	return res, nil
+}
+
+// freshDatabase returns the URL of a new, empty database, the name of the
+// store, and a function that removes the database.
+func freshDatabase(ctx context.Context, database, dir string) (dbURL, store string, cleanup func(), err error) {
+	if database == "" || strings.HasPrefix(database, "sqlite:") {
+		if database != "" {
+			return "", "", nil, errors.New("--database takes a postgres:// URL; SQLite runs in a temporary directory")
+		}
+		return "sqlite:" + filepath.Join(dir, "bench.db"), "sqlite", func() {}, nil
+	}
+	u, err := url.Parse(database)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", "", nil, fmt.Errorf("--database must be a postgres:// URL")
+	}
+	conn, err := pgx.Connect(ctx, database)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Close(ctx)
+	var version string
+	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
+		return "", "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	name := "integrations_bench_" + randomHex(8)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return "", "", nil, fmt.Errorf("postgres: %w", err)
+	}
+	cleanup = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if conn, err := pgx.Connect(ctx, database); err == nil {
+			conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+			conn.Close(ctx)
+		}
+	}
+	u.Path = "/" + name
+	return u.String(), "postgres " + strings.Fields(version)[0], cleanup, nil
+}
+
+// seed loads the dataset through the store's bulk path with a progress bar,
+// and returns how long it took in seconds.
+func seed(ctx context.Context, dbURL string, w *world, log io.Writer) (float64, error) {
+	var db *sqlstore.DB
+	var err error
+	if strings.HasPrefix(dbURL, "sqlite:") {
+		db, err = sqlite.Open(ctx, dbURL)
+	} else {
+		db, err = postgres.Open(ctx, dbURL, postgres.Options{StatementTimeout: time.Hour})
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	bar := &progressBar{w: log, start: time.Now()}
+	t := time.Now()
+	if err := db.Load(ctx, w.dataset, bar.update); err != nil {
+		return 0, err
+	}
+	return time.Since(t).Seconds(), nil
+}
+
+// progressBar draws the progress of the seeding on one line per table.
+type progressBar struct {
+	w     io.Writer
+	start time.Time
+	last  time.Time
+}
+
+func (p *progressBar) update(table string, done, total int) {
+	now := time.Now()
+	if done < total && now.Sub(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = now
+	const width = 30
+	filled := width
+	if total > 0 {
+		filled = done * width / total
+	}
+	pct := 100
+	if total > 0 {
+		pct = done * 100 / total
+	}
+	fmt.Fprintf(p.w, "\r  %-32s [%s%s] %3d%% %9d/%-9d %6.1fs", table, strings.Repeat("#", filled), strings.Repeat(".", width-filled), pct, done, total, now.Sub(p.start).Seconds())
+	if done == total {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// capture sends each request once to the server, with the headers a
+// client sends, and keeps the answers; each must be a success.
+func capture(ctx context.Context, addr string, requests []request) ([]answer, error) {
+	out := make([]answer, len(requests))
+	client := &http.Client{Timeout: time.Minute}
+	var mu sync.Mutex
+	var firstErr error
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range next {
+				r := requests[n]
+				req, err := http.NewRequestWithContext(ctx, r.method, "http://"+addr+r.uri, nil)
+				if err != nil {
+					panic(err) // built from valid parts
+				}
+				req.Header.Set("Authorization", "Bearer "+r.token)
+				resp, err := client.Do(req)
+				var body []byte
+				if err == nil {
+					body, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				if err == nil && resp.StatusCode != r.want {
+					err = fmt.Errorf("%s %s answered %d, want %d: %.300s", r.method, r.uri, resp.StatusCode, r.want, body)
+				}
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				out[n] = answer{Method: r.method, URI: r.uri, Token: r.token, Status: resp.StatusCode, Header: resp.Header, Body: body}
+			}
+		}()
+	}
+	for n := range requests {
+		next <- n
+	}
+	close(next)
+	wg.Wait()
+	return out, firstErr
+}
+
+// cpuProfile fetches a CPU profile of the server over the measured window
+// of an operation's load, in the background; the returned function waits
+// for it.
+func cpuProfile(addr string, warmup, duration time.Duration, path string, log io.Writer) func() {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		time.Sleep(warmup) // the profile covers the measured window, not the warm-up
+		secs := max(1, int(duration.Seconds()))
+		if err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), path); err != nil {
+			fmt.Fprintf(log, "cpu profile: %v\n", err)
+		}
+	}()
+	return func() { <-done }
+}
+
+// fetch saves the body of a GET.
+func fetch(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// machine describes this machine.
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version(), GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			m.MemoryMB = kb >> 10
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// printTable prints the results.
+func printTable(w io.Writer, r *Results) {
+	fmt.Fprintf(w, "\n%s, %s scale (%d space installations, %d rows), %s, %d connections, %s per operation\n",
+		r.Store, r.Scale.Name, r.Scale.SpaceInstallations(), r.Rows, r.Date.Format("2006-01-02"), r.Connections, r.Duration)
+	fmt.Fprintf(w, "machine: %s, %d CPUs, %d MB, %s, %s\n", r.Machine.CPU, r.Machine.CPUs, r.Machine.MemoryMB, r.Machine.OS, r.Machine.Go)
+	fmt.Fprintf(w, "seeding: %.1fs (%.0f rows/s)\n\n", r.Seed.LoadSeconds, r.Seed.RowsPerSecond)
+	fmt.Fprintf(w, "%-34s %14s %9s %9s %14s %9s %9s %7s %9s %7s %9s\n",
+		"operation", "server", "p50", "p99", "baseline", "p50", "p99", "ratio", "p99 ratio", "errors", "peak RSS")
+	for _, o := range r.Operations {
+		rate := fmt.Sprintf("%.0f %s/s", o.Server.Rate, unitAbbrev(o.Unit))
+		line := fmt.Sprintf("%-34s %14s %7.2fms %7.2fms", o.Name, rate, o.Server.P50Ms, o.Server.P99Ms)
+		if b := o.Baseline; b != nil {
+			line += fmt.Sprintf(" %14s %7.2fms %7.2fms %6.2fx %8.2fx", fmt.Sprintf("%.0f req/s", b.Rate), b.P50Ms, b.P99Ms, o.Ratio, o.P99Ratio)
+		} else {
+			line += fmt.Sprintf(" %14s %9s %9s %7s %9s", "-", "-", "-", "-", "-")
+		}
+		line += fmt.Sprintf(" %7d %7.0fMB", o.Server.Errors+baselineErrors(o), float64(o.PeakRSS)/(1<<20))
+		fmt.Fprintln(w, line)
+	}
+	e := r.Events
+	fmt.Fprintf(w, "%-34s %14s   (%d events in %.2fs after %.2fs to create them; %d duplicates)\n",
+		"event delivery", fmt.Sprintf("%.0f ev/s", e.PerSecond), e.Count, e.Seconds, e.CreateSeconds, e.Duplicates)
+	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB\n", float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20))
+	for _, o := range r.Operations {
+		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline} {
+			if f != nil && f.FirstError != "" {
+				fmt.Fprintf(w, "first error of %s on the %s: %s\n", o.Name, who, f.FirstError)
+			}
+		}
+	}
+}
+
+func baselineErrors(o Operation) int {
+	if o.Baseline == nil {
+		return 0
+	}
+	return o.Baseline.Errors
+}
+
+func unitAbbrev(unit string) string {
+	if unit == "requests" {
+		return "req"
+	}
+	return unit
+}

@@ -1,0 +1,466 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"integrations/e2e"
+)
+
+// bin is the server binary, built once for all tests by TestMain.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(e2e.BuildMain(m, &bin))
+}
+
+// generatedToken finds the admin token that serve prints on a new database.
+var generatedToken = regexp.MustCompile(`shown only this once:\s+(\S+)`)
+
+func TestServePrintsGeneratedAdminTokenOnce(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "integrations.db")
+
+	s := e2e.Start(t, bin, e2e.Flags(db))
+	m := generatedToken.FindStringSubmatch(s.Stderr())
+	if m == nil {
+		t.Fatalf("no generated admin token on stderr:\n%s", s.Stderr())
+	}
+	token := m[1]
+	var user struct {
+		ID string `json:"id"`
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/user", token, nil, &user)
+	if user.ID == "" {
+		t.Error("GET /v1/user gave no id")
+	}
+	s.Expect(t, http.StatusUnauthorized, "GET", "/v1/user", token+"x", nil, nil)
+	if n := strings.Count(s.Stderr(), token); n != 1 {
+		t.Errorf("the token appears %d times in the output, want once (in the notice only, never in logs)", n)
+	}
+	s.Stop(t)
+
+	// The next start on the same database prints nothing, and the token
+	// still works.
+	s = e2e.Start(t, bin, e2e.Flags(db))
+	if strings.Contains(s.Stderr(), "shown only this once") || strings.Contains(s.Stderr(), token) {
+		t.Errorf("second start printed an admin token again:\n%s", s.Stderr())
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/user", token, nil, nil)
+	s.Stop(t)
+}
+
+// TestServeConfiguration starts the server configured by flags, by
+// environment variables, and by both, and checks each setting's effect: the
+// address it answers on, the database file it creates, the admin token that
+// works and the base of the URLs in responses.
+func TestServeConfiguration(t *testing.T) {
+	tests := []struct {
+		name    string
+		command func(dir, addr string) e2e.Command
+		public  func(addr string) string // the expected public URL
+		token   string                   // the admin token that works
+		db      string                   // the database file the server uses
+	}{{
+		name: "flags",
+		command: func(dir, addr string) e2e.Command {
+			return e2e.Command{Args: []string{"--addr", addr, "--database", "sqlite:" + filepath.Join(dir, "flags.db"),
+				"--public-url", "https://flags.example.test/base", "--admin-token", "flag-token"}}
+		},
+		public: func(string) string { return "https://flags.example.test/base/" },
+		token:  "flag-token",
+		db:     "flags.db",
+	}, {
+		name: "environment",
+		command: func(dir, addr string) e2e.Command {
+			return e2e.Command{Env: []string{"INTEGRATIONS_ADDR=" + addr, "INTEGRATIONS_DATABASE=sqlite:" + filepath.Join(dir, "env.db"),
+				"INTEGRATIONS_PUBLIC_URL=https://env.example.test", "INTEGRATIONS_ADMIN_TOKEN=env-token"}}
+		},
+		public: func(string) string { return "https://env.example.test/" },
+		token:  "env-token",
+		db:     "env.db",
+	}, {
+		name: "flags win over environment",
+		command: func(dir, addr string) e2e.Command {
+			return e2e.Command{
+				Args: []string{"--addr", addr, "--database", "sqlite:" + filepath.Join(dir, "flags.db"),
+					"--public-url", "https://flags.example.test", "--admin-token", "flag-token"},
+				// An unusable address: the server would not start if it used it.
+				Env: []string{"INTEGRATIONS_ADDR=256.0.0.1:1", "INTEGRATIONS_DATABASE=sqlite:" + filepath.Join(dir, "env.db"),
+					"INTEGRATIONS_PUBLIC_URL=https://env.example.test", "INTEGRATIONS_ADMIN_TOKEN=env-token"},
+			}
+		},
+		public: func(string) string { return "https://flags.example.test/" },
+		token:  "flag-token",
+		db:     "flags.db",
+	}, {
+		name: "default public URL",
+		command: func(dir, addr string) e2e.Command {
+			return e2e.Command{Args: []string{"--addr", addr, "--database", "sqlite:" + filepath.Join(dir, "flags.db"), "--admin-token", "flag-token"}}
+		},
+		public: func(addr string) string { return "http://" + addr + "/" },
+		token:  "flag-token",
+		db:     "flags.db",
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			s := e2e.Start(t, bin, func(addr string) e2e.Command { return tt.command(dir, addr) })
+
+			var user struct {
+				URLs struct {
+					Location string `json:"location"`
+				} `json:"urls"`
+			}
+			s.Expect(t, http.StatusOK, "GET", "/v1/user", tt.token, nil, &user)
+			if want := tt.public(s.Addr); !strings.HasPrefix(user.URLs.Location, want) {
+				t.Errorf("urls.location = %q, want it to start with %q", user.URLs.Location, want)
+			}
+			for _, other := range []string{"flag-token", "env-token"} {
+				if other != tt.token {
+					s.Expect(t, http.StatusUnauthorized, "GET", "/v1/user", other, nil, nil)
+				}
+			}
+			if strings.Contains(s.Stderr(), "shown only this once") {
+				t.Errorf("a token was generated although one was given:\n%s", s.Stderr())
+			}
+			if strings.Contains(s.Stderr(), tt.token) {
+				t.Errorf("the admin token appears in the output:\n%s", s.Stderr())
+			}
+			s.Stop(t)
+
+			files, err := filepath.Glob(filepath.Join(dir, "*.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []string{filepath.Join(dir, tt.db)}; !slices.Equal(files, want) {
+				t.Errorf("database files %v, want %v", files, want)
+			}
+		})
+	}
+}
+
+func TestServePersistsAcrossRestarts(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "integrations.db")
+	const admin = "admin-token"
+
+	s := e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
+	alice := s.CreateUser(t, admin, "Alice", "alice@example.com")
+	org := s.CreateOrg(t, alice.Token, "Acme")
+	space := s.CreateSpace(t, alice.Token, org, "Handbook")
+	s.Stop(t)
+
+	s = e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
+	var gotOrg struct {
+		Title string `json:"title"`
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/orgs/"+org, alice.Token, nil, &gotOrg)
+	var gotSpace struct {
+		Title        string `json:"title"`
+		Organization string `json:"organization"`
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, alice.Token, nil, &gotSpace)
+	if gotOrg.Title != "Acme" || gotSpace.Title != "Handbook" || gotSpace.Organization != org {
+		t.Errorf("after restart: organization %+v, space %+v", gotOrg, gotSpace)
+	}
+	var members struct {
+		Items []struct {
+			Role string `json:"role"`
+			User struct {
+				ID string `json:"id"`
+			} `json:"user"`
+		} `json:"items"`
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/orgs/"+org+"/members", alice.Token, nil, &members)
+	if len(members.Items) != 1 || members.Items[0].User.ID != alice.ID || members.Items[0].Role != "admin" {
+		t.Errorf("after restart: members %+v, want alice as admin", members.Items)
+	}
+	s.Stop(t)
+}
+
+// TestServeShutsDownGracefully sends SIGTERM while a publish request is in
+// flight: its body is only half sent. The server stops accepting
+// connections, lets the request finish, and exits 0; the integration is
+// there after a restart.
+func TestServeShutsDownGracefully(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "integrations.db")
+	const admin = "admin-token"
+	s := e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
+	org := s.CreateOrg(t, admin, "Acme")
+
+	script := "export default {};//" + strings.Repeat("x", 1<<20)
+	body := fmt.Sprintf(`{"runtime":"v2","title":"Slow","description":"","organization":%q,"scopes":[],"script":%q}`, org, script)
+	half := len(body) / 2
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest("POST", s.URL+"/v1/integrations/slow", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	req.Header.Set("Authorization", "Bearer "+admin)
+	req.Header.Set("Content-Type", "application/json")
+	// The server answers "100 Continue" when the handler starts reading the
+	// body: from then on the request is in flight.
+	req.Header.Set("Expect", "100-continue")
+	reading := make(chan struct{})
+	req = req.WithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		Got100Continue: func() { close(reading) },
+	}))
+	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}
+	type result struct {
+		status int
+		body   []byte
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		res, err := client.Do(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer res.Body.Close()
+		data, err := io.ReadAll(res.Body)
+		done <- result{res.StatusCode, data, err}
+	}()
+	select {
+	case <-reading:
+	case r := <-done:
+		t.Fatalf("request ended before the server read its body: %+v", r)
+	}
+	if _, err := io.WriteString(pw, body[:half]); err != nil {
+		t.Fatal(err)
+	}
+
+	s.Signal(t, syscall.SIGTERM)
+	// Shutdown has begun once the listener is closed.
+	for {
+		conn, err := net.DialTimeout("tcp", s.Addr, time.Second)
+		if err != nil {
+			break
+		}
+		conn.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("in-flight request ended before its body was complete: %+v", r)
+	default:
+	}
+
+	if _, err := io.WriteString(pw, body[half:]); err != nil {
+		t.Fatalf("sending the rest of the body after SIGTERM: %v (the server dropped the in-flight request)", err)
+	}
+	pw.Close()
+	r := <-done
+	if r.err != nil || r.status != http.StatusOK {
+		t.Fatalf("in-flight publish: status %d, error %v: %.300s", r.status, r.err, r.body)
+	}
+	if code := s.Wait(t); code != 0 {
+		t.Fatalf("exit status %d after SIGTERM, want 0; output:\n%s", code, s.Stderr())
+	}
+
+	s = e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
+	var got struct {
+		Name    string `json:"name"`
+		Version int    `json:"version"`
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/integrations/slow", admin, nil, &got)
+	if got.Name != "slow" || got.Version != 1 {
+		t.Errorf("after restart: %+v, want slow at version 1", got)
+	}
+	s.Stop(t)
+}
+
+func TestSeed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "integrations.db")
+	db := "sqlite:" + path
+	fixture := filepath.Join("..", "..", "examples", "fixture.yaml")
+
+	r := e2e.Run(t, bin, nil, "seed", "--database", db, fixture)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "Seeded") {
+		t.Fatalf("seed: exit %d:\n%s", r.Code, r.Stderr)
+	}
+	seeded := dump(t, path)
+
+	// Seeding again changes nothing.
+	r = e2e.Run(t, bin, []string{"INTEGRATIONS_DATABASE=" + db}, "seed", fixture)
+	if r.Code != 0 {
+		t.Fatalf("second seed: exit %d:\n%s", r.Code, r.Stderr)
+	}
+	if again := dump(t, path); again != seeded {
+		t.Errorf("second seed changed the database:\nbefore:\n%s\nafter:\n%s", seeded, again)
+	}
+
+	// A broken file exits non-zero, names the entry and the field, and
+	// changes nothing, not even its valid entries before the broken one.
+	broken := []struct {
+		name, text string
+		want       []string
+	}{
+		{"unknown reference", `
+users:
+  - {id: carol, displayName: Carol, email: carol@example.com, tokens: [carol-secret]}
+spaces:
+  - {id: broken, organization: nowhere, title: Broken}
+`, []string{`spaces[0] ("broken")`, "organization", "nowhere"}},
+		{"value outside an enum", `
+users:
+  - {id: carol, displayName: Carol, email: carol@example.com, tokens: [carol-secret]}
+spaces:
+  - {id: fine, organization: acme, title: Fine}
+  - {id: secret, organization: acme, title: Secret, visibility: classified}
+`, []string{`spaces[1] ("secret")`, "visibility"}},
+		{"invalid integration name", `
+integrations:
+  - {name: slack, organization: acme, title: Slack v2}
+  - {name: "bad name!", organization: acme, title: Bad}
+`, []string{`integrations[1] ("bad name!")`}},
+		{"not YAML", "users: [{id: carol\n", []string{"not valid YAML"}},
+	}
+	for _, tt := range broken {
+		t.Run(tt.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "broken.yaml")
+			if err := os.WriteFile(file, []byte(tt.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r := e2e.Run(t, bin, nil, "seed", "--database", db, file)
+			if r.Code == 0 {
+				t.Fatalf("seed of a broken file exited 0:\n%s", r.Stderr)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("message %q does not contain %q", r.Stderr, want)
+				}
+			}
+			if after := dump(t, path); after != seeded {
+				t.Errorf("a broken file changed the database:\nbefore:\n%s\nafter:\n%s", seeded, after)
+			}
+		})
+	}
+
+	// The server serves what was seeded.
+	s := e2e.Start(t, bin, e2e.Flags(db, "--admin-token", "admin-token"))
+	var list struct {
+		Items []struct {
+			Name string `json:"name"`
+		} `json:"items"`
+	}
+	s.Expect(t, http.StatusOK, "GET", "/v1/spaces/handbook/integrations", "alice-secret", nil, &list)
+	var names []string
+	for _, it := range list.Items {
+		names = append(names, it.Name)
+	}
+	slices.Sort(names)
+	if want := []string{"mermaid", "slack"}; !slices.Equal(names, want) {
+		t.Errorf("integrations enabled in handbook: %v, want %v", names, want)
+	}
+	s.Stop(t)
+}
+
+// dump returns every row of every table of a SQLite database as sorted text,
+// to compare a database before and after a command.
+func dump(t *testing.T, path string) string {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tables, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for tables.Next() {
+		var name string
+		if err := tables.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	if err := tables.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(names) == 0 {
+		t.Fatalf("database %s has no tables", path)
+	}
+	var out strings.Builder
+	for _, name := range names {
+		rows, err := db.Query(`SELECT * FROM "` + name + `"`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for rows.Next() {
+			values := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range values {
+				ptrs[i] = &values[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range values {
+				if b, ok := v.([]byte); ok {
+					values[i] = string(b)
+				}
+			}
+			lines = append(lines, fmt.Sprint(values...))
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(lines)
+		fmt.Fprintf(&out, "%s (%d rows)\n", name, len(lines))
+		for _, line := range lines {
+			fmt.Fprintf(&out, "  %s\n", line)
+		}
+	}
+	return out.String()
+}
+
+func TestUsage(t *testing.T) {
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode bool // true: exit 0
+		want     []string
+	}{
+		{"no command", nil, false, []string{"Usage:", "no command given"}},
+		{"unknown command", []string{"frobnicate"}, false, []string{"Usage:", `unknown command "frobnicate"`}},
+		{"help", []string{"help"}, true, []string{"Usage:", "serve", "seed"}},
+		{"seed without a file", []string{"seed"}, false, []string{"seed needs exactly one fixture file"}},
+		{"unknown flag", []string{"serve", "--no-such-flag"}, false, []string{"no-such-flag"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			r := e2e.Run(t, bin, []string{"INTEGRATIONS_DATABASE=sqlite:" + filepath.Join(dir, "integrations.db")}, tt.args...)
+			if (r.Code == 0) != tt.wantCode {
+				t.Errorf("exit status %d, want success %v", r.Code, tt.wantCode)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(r.Stderr, want) {
+					t.Errorf("stderr %q does not contain %q", r.Stderr, want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,21 @@
+package postgres
+
+import (
+	"database/sql"
+)
+
+// OpenDB opens the connection pool that Open would use, without migrating,
+// so that tests can look at the connections' settings.
+func OpenDB(url string, opts Options) (*sql.DB, error) {
+	cfg, err := config(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	return openDB(cfg, opts), nil
+}
+
+// Config returns the connection settings that Open would use.
+var Config = config
+
+// Rebind is rebind, for the tests of the rewriting.
+var Rebind = rebind

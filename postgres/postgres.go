@@ -1,0 +1,248 @@
+// Package postgres opens the store on PostgreSQL through pgx (github.com/jackc/pgx/v5),
+// behind database/sql so that the shared SQL of package sqlstore runs unchanged.
+// Any number of server processes may use one database at the same time.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"integrations/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Options tune the connections of one server process. A zero field takes
+// the value of the URL's parameter of the same meaning when there is one,
+// the default otherwise.
+type Options struct {
+	// MaxConns bounds the open connections of this process. With N
+	// processes the database sees up to N*MaxConns connections, which must
+	// stay below its max_connections.
+	MaxConns int
+	// StatementTimeout bounds every statement on the server, so that a
+	// stuck query ends in an error instead of holding a request and a
+	// connection (URL parameter statement_timeout, in milliseconds).
+	StatementTimeout time.Duration
+	// ConnectTimeout bounds opening a connection, including the TLS and
+	// authentication exchanges (URL parameter connect_timeout, in seconds).
+	ConnectTimeout time.Duration
+}
+
+// The defaults of Options.
+const (
+	DefaultMaxConns         = 10
+	DefaultStatementTimeout = 30 * time.Second
+	DefaultConnectTimeout   = 5 * time.Second
+)
+
+// Open opens the PostgreSQL database named by a postgres:// or postgresql://
+// URL (any connection string that pgx accepts), applies the migrations that
+// it lacks and returns the store. Processes that start at the same time
+// migrate one after the other: the first applies the migrations and the
+// others find nothing left to do.
+func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
+	cfg, err := config(url, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, cfg); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := openDB(cfg, opts)
+	return sqlstore.New(db, db, Dialect), nil
+}
+
+// config parses the URL and applies the options to it.
+func config(url string, opts Options) (*pgx.ConnConfig, error) {
+	if opts.MaxConns < 0 || opts.StatementTimeout < 0 || opts.ConnectTimeout < 0 {
+		return nil, errors.New("postgres: negative connection option")
+	}
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	switch {
+	case opts.ConnectTimeout > 0:
+		cfg.ConnectTimeout = opts.ConnectTimeout
+	case cfg.ConnectTimeout == 0:
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	switch _, inURL := cfg.RuntimeParams["statement_timeout"]; {
+	case opts.StatementTimeout > 0:
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(opts.StatementTimeout.Milliseconds(), 10)
+	case !inURL:
+		cfg.RuntimeParams["statement_timeout"] = strconv.FormatInt(DefaultStatementTimeout.Milliseconds(), 10)
+	}
+	// The shared SQL writes ESCAPE '\' and means one backslash.
+	cfg.RuntimeParams["standard_conforming_strings"] = "on"
+	return cfg, nil
+}
+
+// openDB returns the connection pool of the store.
+func openDB(cfg *pgx.ConnConfig, opts Options) *sql.DB {
+	n := opts.MaxConns
+	if n == 0 {
+		n = DefaultMaxConns
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db
+}
+
+// migrationLock is the key of the session advisory lock that serializes
+// migrations: any constant that nothing else in the database uses.
+const migrationLock = 0x696e746567726174 // "integrat"
+
+// migrate applies the migrations on a connection of its own that holds an
+// advisory lock throughout, so that one process migrates while the others
+// wait for it. Migrations may take longer than the statement timeout, and
+// so may the wait: that connection has none. Closing it releases the lock
+// even when unlocking fails.
+func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
+	cfg = cfg.Copy()
+	cfg.RuntimeParams["statement_timeout"] = "0"
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("lock for migrations: %w", err)
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return err
+	}
+	if err := sqlstore.Migrate(ctx, conn, sub, rebind); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("unlock after migrations: %w", err)
+	}
+	return nil
+}
+
+// rebind rewrites a query of the shared SQL for PostgreSQL:
+//   - the placeholders ? become $1, $2, ...
+//   - LIKE becomes ILIKE: SQLite's LIKE ignores the case of ASCII letters
+//     (and only theirs), and so does ILIKE on the COLLATE "C" columns of the
+//     migrations.
+//
+// Quoted strings and identifiers are copied as they are.
+func rebind(query string) string {
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		switch {
+		case c == '\'' || c == '"':
+			end := strings.IndexByte(query[i+1:], c)
+			if end < 0 {
+				b.WriteString(query[i:])
+				return b.String()
+			}
+			b.WriteString(query[i : i+end+2])
+			i += end + 1
+		case c == '?':
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		case isKeyword(query, i, "LIKE"):
+			b.WriteString("ILIKE")
+			i += len("LIKE") - 1
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// isKeyword reports whether the word kw starts at s[i], as a whole word in
+// any case.
+func isKeyword(s string, i int, kw string) bool {
+	return len(s)-i >= len(kw) && strings.EqualFold(s[i:i+len(kw)], kw) &&
+		(i == 0 || !isWordByte(s[i-1])) && (i+len(kw) == len(s) || !isWordByte(s[i+len(kw)]))
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '$' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// Dialect is what the shared SQL needs to know about PostgreSQL.
+var Dialect = sqlstore.Dialect{
+	Name:         "postgres",
+	Placeholders: rebind,
+	// Replicas claim events at the same time: each skips the rows that
+	// another has locked instead of waiting for it.
+	SkipLocked: " FOR UPDATE SKIP LOCKED",
+	// The snapshot changes when any transaction takes an id or ends; taken
+	// outside a transaction, an unchanged one means nothing committed since.
+	VersionQuery: "SELECT pg_current_snapshot()::text",
+	// Reads see one snapshot; writes are serializable, and Update runs them
+	// again when PostgreSQL reports a conflict.
+	ReadTx:                sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
+	WriteTx:               sql.TxOptions{Isolation: sql.LevelSerializable},
+	IsUniqueViolation:     hasCode("23505"),
+	IsForeignKeyViolation: hasCode("23503"),
+	IsRetryable:           hasCode("40001", "40P01"), // serialization_failure, deadlock_detected
+	IsUnavailable:         isUnavailable,
+}
+
+// hasCode returns a function that reports whether an error is a PostgreSQL
+// error with one of the SQLSTATE codes.
+func hasCode(codes ...string) func(error) bool {
+	return func(err error) bool {
+		var e *pgconn.PgError
+		return errors.As(err, &e) && slices.Contains(codes, e.Code)
+	}
+}
+
+// isUnavailable reports whether an error means that the database cannot be
+// reached or cannot serve now, rather than that the request was wrong: a
+// failed connection, a connection ended by the server or the network, a
+// server shutting down or starting, too many connections, or the statement
+// timeout.
+func isUnavailable(err error) bool {
+	// Any failure to connect, whatever the server answered: the database
+	// is unreachable, refuses connections for now, or rejects ours.
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return true
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || // connection_exception
+			slices.Contains([]string{
+				"57P01", // admin_shutdown, also pg_terminate_backend
+				"57P02", // crash_shutdown
+				"57P03", // cannot_connect_now
+				"53300", // too_many_connections
+				"57014", // query_canceled: the statement timeout
+			}, pgErr.Code)
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) || pgconn.Timeout(err) ||
+		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+}

@@ -1,0 +1,546 @@
+package postgres_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "modernc.org/sqlite"
+
+	"integrations"
+	"integrations/internal/storetest"
+	"integrations/postgres"
+)
+
+func TestRebind(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`SELECT 1`, `SELECT 1`},
+		{`SELECT a FROM t WHERE a = ? AND b = ?`, `SELECT a FROM t WHERE a = $1 AND b = $2`},
+		{`INSERT INTO t VALUES (?,?,?)`, `INSERT INTO t VALUES ($1,$2,$3)`},
+		{`SELECT '?' FROM t WHERE a = ?`, `SELECT '?' FROM t WHERE a = $1`},
+		{`SELECT "a?" FROM t WHERE a = ?`, `SELECT "a?" FROM t WHERE a = $1`},
+		{`SELECT 'it''s ?' WHERE a = ?`, `SELECT 'it''s ?' WHERE a = $1`},
+		{`WHERE i.search LIKE ? ESCAPE '\'`, `WHERE i.search ILIKE $1 ESCAPE '\'`},
+		{`WHERE a LIKE ? ESCAPE '\' AND b = ?`, `WHERE a ILIKE $1 ESCAPE '\' AND b = $2`},
+		{`WHERE a like ?`, `WHERE a ILIKE $1`},
+		{`WHERE a ILIKE ?`, `WHERE a ILIKE $1`},
+		{`SELECT likes, alike, like_count FROM t WHERE a = 'LIKE'`, `SELECT likes, alike, like_count FROM t WHERE a = 'LIKE'`},
+	}
+	for _, tt := range tests {
+		if got := postgres.Rebind(tt.in); got != tt.want {
+			t.Errorf("Rebind(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestConfig(t *testing.T) {
+	const base = "postgres://u@127.0.0.1:5432/db?sslmode=disable"
+	tests := []struct {
+		name             string
+		url              string
+		opts             postgres.Options
+		connectTimeout   time.Duration
+		statementTimeout string
+	}{
+		{"defaults", base, postgres.Options{}, postgres.DefaultConnectTimeout, "30000"},
+		{"options", base, postgres.Options{ConnectTimeout: 2 * time.Second, StatementTimeout: 1500 * time.Millisecond}, 2 * time.Second, "1500"},
+		{"URL", base + "&connect_timeout=3&statement_timeout=250", postgres.Options{}, 3 * time.Second, "250"},
+		{"options over URL", base + "&connect_timeout=3&statement_timeout=250", postgres.Options{ConnectTimeout: time.Second, StatementTimeout: time.Minute}, time.Second, "60000"},
+		{"postgresql scheme", "postgresql://u@127.0.0.1/db", postgres.Options{}, postgres.DefaultConnectTimeout, "30000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := postgres.Config(tt.url, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ConnectTimeout != tt.connectTimeout {
+				t.Errorf("connect timeout %v, want %v", cfg.ConnectTimeout, tt.connectTimeout)
+			}
+			if got := cfg.RuntimeParams["statement_timeout"]; got != tt.statementTimeout {
+				t.Errorf("statement_timeout %q, want %q", got, tt.statementTimeout)
+			}
+		})
+	}
+
+	bad := []struct {
+		name string
+		url  string
+		opts postgres.Options
+	}{
+		{"negative pool", base, postgres.Options{MaxConns: -1}},
+		{"negative statement timeout", base, postgres.Options{StatementTimeout: -time.Second}},
+		{"negative connect timeout", base, postgres.Options{ConnectTimeout: -time.Second}},
+		{"bad URL", "postgres://u@127.0.0.1:notaport/db", postgres.Options{}},
+		{"bad connect_timeout", base + "&connect_timeout=soon", postgres.Options{}},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := postgres.Open(context.Background(), tt.url, tt.opts); err == nil {
+				t.Error("Open succeeded")
+			}
+		})
+	}
+}
+
+// TestOpenOptions shows that the options reach the connections.
+func TestOpenOptions(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	db, err := postgres.OpenDB(url, postgres.Options{MaxConns: 3, StatementTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	var timeout string
+	if err := db.QueryRowContext(ctx, `SHOW statement_timeout`).Scan(&timeout); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "200ms" {
+		t.Errorf("statement_timeout is %q, want 200ms", timeout)
+	}
+	if n := db.Stats().MaxOpenConnections; n != 3 {
+		t.Errorf("pool of %d connections, want 3", n)
+	}
+	// A statement that runs past the timeout ends with an error that the
+	// API answers with 503.
+	_, err = db.ExecContext(ctx, `SELECT pg_sleep(10)`)
+	if err == nil || !postgres.Dialect.IsUnavailable(err) {
+		t.Errorf("a statement past the timeout gave %v, want an unavailable error", err)
+	}
+}
+
+// TestConnectTimeout shows that a server that accepts connections but never
+// answers makes Open fail after the connect timeout instead of hanging.
+func TestConnectTimeout(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := postgres.Open(context.Background(), "postgres://u@"+ln.Addr().String()+"/db?sslmode=disable", postgres.Options{ConnectTimeout: 100 * time.Millisecond})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !postgres.Dialect.IsUnavailable(err) {
+			t.Errorf("Open gave %v, want an unavailable error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Open still waits for a server that does not answer")
+	}
+}
+
+// TestUnavailable shows the store's errors when the database refuses
+// connections, and that it recovers on its own when they are allowed again.
+func TestUnavailable(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	store := storetest.PostgresAt(t, url)
+	ctx := context.Background()
+	if err := store.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	name := databaseName(t, url)
+	adminExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`)
+	t.Cleanup(func() { adminExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`) })
+	adminExec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
+
+	checks := map[string]func() error{
+		"Ping": func() error { return store.Ping(ctx) },
+		"View": func() error {
+			return store.View(ctx, func(tx integrations.Tx) error { _, err := tx.Setting("x"); return err })
+		},
+		"Update": func() error {
+			return store.Update(ctx, func(tx integrations.Tx) error { _, err := tx.InitSetting("x", "1"); return err })
+		},
+	}
+	for name, check := range checks {
+		if err := check(); integrations.ErrorCode(err) != integrations.EUNAVAILABLE {
+			t.Errorf("%s while the database refuses connections: %v, want %s", name, err, integrations.EUNAVAILABLE)
+		}
+	}
+
+	adminExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`)
+	for name, check := range checks {
+		if err := check(); err != nil {
+			t.Errorf("%s after the database is back: %v", name, err)
+		}
+	}
+}
+
+// TestTerminatedConnections shows that connections ended by the server
+// (pg_terminate_backend, a restart, a proxy) cost at most one failed
+// transaction each, answered as unavailable, and are replaced.
+func TestTerminatedConnections(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	store := storetest.PostgresAt(t, url)
+	ctx := context.Background()
+	view := func() error {
+		return store.View(ctx, func(tx integrations.Tx) error { _, err := tx.Setting("x"); return err })
+	}
+	// Use several connections at once, twice, so that the pool keeps idle
+	// ones that it has used recently: it does not check those before use.
+	for range 2 {
+		var inside, wg sync.WaitGroup
+		inside.Add(4)
+		for range 4 {
+			wg.Go(func() {
+				store.View(ctx, func(tx integrations.Tx) error {
+					_, err := tx.Setting("x")
+					inside.Done()
+					inside.Wait()
+					return err
+				})
+			})
+		}
+		wg.Wait()
+	}
+	name := databaseName(t, url)
+	adminExec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
+	for i := range 6 {
+		if err := view(); err != nil && integrations.ErrorCode(err) != integrations.EUNAVAILABLE {
+			t.Fatalf("transaction %d after the connections ended: %v, want success or %s", i, err, integrations.EUNAVAILABLE)
+		}
+	}
+	if err := view(); err != nil {
+		t.Errorf("the store did not recover: %v", err)
+	}
+}
+
+// TestUpdateRetriesConflicts runs two transactions that read the same row
+// and then both change it: PostgreSQL fails one of them, and Update runs it
+// again so that neither change is lost.
+func TestUpdateRetriesConflicts(t *testing.T) {
+	store := storetest.Postgres(t)
+	ctx := context.Background()
+	now := time.Now()
+	org := &integrations.Organization{ID: "org", Title: "Org", CreatedAt: now}
+	space := &integrations.Space{ID: "space", OrganizationID: "org", Title: "0", Visibility: "private", CreatedAt: now, UpdatedAt: now}
+	if err := store.Update(ctx, func(tx integrations.Tx) error {
+		if err := tx.CreateOrganization(org); err != nil {
+			return err
+		}
+		return tx.CreateSpace(space)
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var runs atomic.Int32
+	var read sync.WaitGroup // both first attempts have read the space
+	read.Add(2)
+	increment := func() error {
+		return store.Update(ctx, func(tx integrations.Tx) error {
+			first := runs.Add(1) <= 2
+			s, err := tx.Space("space")
+			if err != nil {
+				return err
+			}
+			if first {
+				read.Done()
+				read.Wait()
+			}
+			var n int
+			fmt.Sscan(s.Title, &n)
+			s.Title = fmt.Sprint(n + 1)
+			return tx.UpdateSpace(s)
+		})
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- increment() }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Errorf("Update: %v", err)
+		}
+	}
+	if n := runs.Load(); n < 3 {
+		t.Errorf("the transactions ran %d times: no conflict was retried", n)
+	}
+	store.View(ctx, func(tx integrations.Tx) error {
+		s, err := tx.Space("space")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Title != "2" {
+			t.Errorf("after two increments the space's title is %q, want 2", s.Title)
+		}
+		return nil
+	})
+}
+
+// TestConcurrentInstalls installs the same integration on the same
+// organization from many transactions at once, each of which looks for the
+// installation first and creates it only when it finds none, as the service
+// does. As on SQLite, where writers take turns, exactly one creates it and
+// every other finds it: none fails with a conflict, although PostgreSQL
+// reports some of these races as a unique violation of a row that the
+// transaction could not see.
+func TestConcurrentInstalls(t *testing.T) {
+	store := storetest.Postgres(t)
+	ctx := context.Background()
+	now := time.Now()
+	if err := store.Update(ctx, func(tx integrations.Tx) error {
+		if err := tx.CreateOrganization(&integrations.Organization{ID: "org", Title: "Org", CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.CreateIntegration(&integrations.Integration{ID: "int", Name: "int", OrganizationID: "org", Title: "Int", Visibility: "public", Target: "all", CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 32
+	created := make(chan bool, n)
+	errs := make(chan error, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			var made bool
+			errs <- store.Update(ctx, func(tx integrations.Tx) error {
+				made = false
+				_, err := tx.InstallationOf("int", "org")
+				if integrations.ErrorCode(err) != integrations.ENOTFOUND {
+					return err
+				}
+				made = true
+				return tx.CreateInstallation(&integrations.Installation{ID: fmt.Sprint("inst", i), IntegrationID: "int", OrganizationID: "org",
+					Status: "active", SpaceSelection: "selected", SiteSelection: "selected", CreatedAt: now, UpdatedAt: now})
+			})
+			created <- made
+		}()
+	}
+	close(start)
+	won := 0
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("Update: %v", err)
+		}
+		if <-created {
+			won++
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d transactions created the installation, want 1", won)
+	}
+	// A real duplicate still fails, with the conflict of the store.
+	err := store.Update(ctx, func(tx integrations.Tx) error {
+		return tx.CreateInstallation(&integrations.Installation{ID: "again", IntegrationID: "int", OrganizationID: "org",
+			Status: "active", SpaceSelection: "selected", SiteSelection: "selected", CreatedAt: now, UpdatedAt: now})
+	})
+	if integrations.ErrorCode(err) != integrations.ECONFLICT || !strings.Contains(integrations.ErrorMessage(err), "already exists") {
+		t.Errorf("creating a duplicate: %v, want the store's %s", err, integrations.ECONFLICT)
+	}
+}
+
+// TestConcurrentOpen opens a new database from many goroutines at once:
+// every Open succeeds and each migration is applied once.
+func TestConcurrentOpen(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			db, err := postgres.Open(context.Background(), url, storetest.TestOptions)
+			if err == nil {
+				err = db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("Open %d: %v", i, err)
+		}
+	}
+
+	entries, err := os.ReadDir("migrations")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range entries {
+		want = append(want, strings.TrimSuffix(e.Name(), ".sql"))
+	}
+	var got []string
+	rows := query(t, url, `SELECT version FROM schema_migrations ORDER BY version`)
+	for _, r := range rows {
+		got = append(got, r[0].(string))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("schema_migrations holds %q, want each of %q once", got, want)
+	}
+}
+
+// TestMigrationsMirrorSQLite checks that PostgreSQL has a migration for each
+// of SQLite's, with the same number and name.
+func TestMigrationsMirrorSQLite(t *testing.T) {
+	names := func(dir string) []string {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var list []string
+		for _, e := range entries {
+			list = append(list, e.Name())
+		}
+		return list
+	}
+	if pg, lite := names("migrations"), names("../sqlite/migrations"); !slices.Equal(pg, lite) {
+		t.Errorf("postgres/migrations has %q, sqlite/migrations %q", pg, lite)
+	}
+}
+
+// TestSameAsSQLite compares how the two databases order and match text, on
+// columns declared as in the migrations: byte-wise order, and LIKE (ILIKE on
+// PostgreSQL) that ignores the case of ASCII letters only.
+func TestSameAsSQLite(t *testing.T) {
+	ctx := context.Background()
+	lite, err := sql.Open("sqlite", "file:"+t.TempDir()+"/t.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lite.Close()
+	pg, err := postgres.OpenDB(storetest.PostgresURL(t), postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pg.Close()
+	for db, ddl := range map[*sql.DB]string{
+		lite: `CREATE TABLE t (n INTEGER, s TEXT, p TEXT)`,
+		pg:   `CREATE TABLE t (n BIGINT, s TEXT COLLATE "C", p TEXT COLLATE "C")`,
+	} {
+		if _, err := db.ExecContext(ctx, ddl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	texts := []string{"a", "B", "b", "A", "_", "-", "Z", "z", "é", "É", "e", "ß", "SS", "ǅ", "İ", "i", "ı", "K", "k", "\u212a", "😀", "a b", "a-b", "a_b", "%", `\`, "10", "9", "", "ａ", "Ａ"}
+	patterns := []string{"%a%", "%A%", "%é%", "%É%", "%k%", "%K%", "%ss%", "%ß%", "%i%", "%I%", "%\\_%", "%\\%%", "%\\\\%", "%ａ%", "_", "%"}
+	n := 0
+	for _, s := range texts {
+		for _, p := range patterns {
+			n++
+			for _, db := range []*sql.DB{lite, pg} {
+				q := `INSERT INTO t (n, s, p) VALUES (?, ?, ?)`
+				if db == pg {
+					q = postgres.Rebind(q)
+				}
+				if _, err := db.ExecContext(ctx, q, n, s, p); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, q := range []string{
+		`SELECT n FROM t ORDER BY s, p, n`,
+		`SELECT n FROM t ORDER BY s DESC, p DESC, n`,
+		`SELECT n FROM t WHERE s LIKE p ESCAPE '\' ORDER BY n`,
+		`SELECT n FROM t WHERE s > p ORDER BY n`,
+		`SELECT n FROM t WHERE (s || '/' || p) < 'b/%' ORDER BY n`,
+	} {
+		want := column(t, lite, q)
+		got := column(t, pg, postgres.Rebind(q))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: PostgreSQL gives %d rows %v..., SQLite %d rows %v...", q, len(got), head(got), len(want), head(want))
+		}
+	}
+}
+
+func column(t *testing.T, db *sql.DB, q string) []int64 {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var list []int64
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		list = append(list, n)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func head(l []int64) []int64 { return l[:min(len(l), 10)] }
+
+// databaseName returns the database name of a URL, quoted as an identifier.
+func databaseName(t *testing.T, url string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Database
+}
+
+// adminExec runs a statement on the database of INTEGRATIONS_TEST_POSTGRES.
+func adminExec(t *testing.T, statement string) {
+	t.Helper()
+	query(t, os.Getenv(storetest.PostgresEnv), statement)
+}
+
+// query runs a statement on its own connection and returns the rows.
+func query(t *testing.T, url, statement string) [][]any {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all [][]any
+	for rows.Next() {
+		v, err := rows.Values()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
+	return all
+}

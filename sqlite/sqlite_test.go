@@ -1,0 +1,216 @@
+package sqlite_test
+
+import (
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"integrations"
+	"integrations/internal/storetest"
+	"integrations/sqlite"
+)
+
+func TestContract(t *testing.T) {
+	storetest.Run(t, storetest.SQLite)
+}
+
+func TestOpenURL(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	tests := []struct {
+		url  string
+		file string // the file the store must create; "" when Open must fail
+	}{
+		{"sqlite:rel.db", filepath.Join(dir, "rel.db")},
+		{"sqlite:sub/../rel2.db", filepath.Join(dir, "rel2.db")},
+		{"sqlite://" + filepath.Join(dir, "abs.db"), filepath.Join(dir, "abs.db")},
+		{"sqlite:" + filepath.Join(dir, "plain-abs.db"), filepath.Join(dir, "plain-abs.db")},
+		{"sqlite:full.db?synchronous=full", filepath.Join(dir, "full.db")},
+		{"sqlite:upper.db?synchronous=FULL", filepath.Join(dir, "upper.db")},
+		{"sqlite:normal.db?synchronous=normal", filepath.Join(dir, "normal.db")},
+		{"sqlite:extra.db?synchronous=extra", filepath.Join(dir, "extra.db")},
+		{"sqlite:off.db?synchronous=off", ""},
+		{"sqlite:unknown.db?cache=shared", ""},
+		{"sqlite:bad.db?%zz", ""},
+		{"sqlite:", ""},
+		{"sqlite://", ""},
+		{"sqlite:?synchronous=full", ""},
+		{"postgres://localhost/db", ""},
+		{"rel.db", ""},
+	}
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			db, err := sqlite.Open(t.Context(), tt.url)
+			if tt.file == "" {
+				if err == nil {
+					db.Close()
+					t.Fatalf("Open(%q) succeeded, want an error", tt.url)
+				}
+				if !strings.Contains(err.Error(), tt.url) {
+					t.Errorf("error %q does not name the URL", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Open(%q): %v", tt.url, err)
+			}
+			defer db.Close()
+			if err := db.Ping(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(tt.file); err != nil {
+				t.Errorf("Open(%q) did not create %s: %v", tt.url, tt.file, err)
+			}
+		})
+	}
+	// Failed opens create no file.
+	for _, name := range []string{"off.db", "unknown.db", "bad.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("a failed Open created %s", name)
+		}
+	}
+}
+
+func createUser(t *testing.T, s integrations.Store, id string) {
+	t.Helper()
+	err := s.Update(t.Context(), func(tx integrations.Tx) error {
+		return tx.CreateUser(&integrations.User{ID: id, DisplayName: id, CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func userExists(t *testing.T, s integrations.Store, id string) bool {
+	t.Helper()
+	err := s.View(t.Context(), func(tx integrations.Tx) error {
+		_, err := tx.User(id)
+		return err
+	})
+	if err != nil && integrations.ErrorCode(err) != integrations.ENOTFOUND {
+		t.Fatal(err)
+	}
+	return err == nil
+}
+
+func TestDataPersistsAcrossReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.db")
+	url := "sqlite:" + path + "?synchronous=full"
+	db, err := sqlite.Open(t.Context(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	createUser(t, db, "alice")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		db, err = sqlite.Open(t.Context(), url)
+		if err != nil {
+			t.Fatalf("reopening: %v", err)
+		}
+		if !userExists(t, db, "alice") {
+			t.Error("the user written before closing is gone")
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestMigrationsApplyOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	for range 3 {
+		db, err := sqlite.Open(t.Context(), "sqlite:"+path)
+		if err != nil {
+			t.Fatalf("opening: %v", err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, err := filepath.Glob("migrations/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations found: %v", err)
+	}
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query(`SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range files {
+		want = append(want, strings.TrimSuffix(filepath.Base(f), ".sql"))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("schema_migrations holds %q, want one row per file %q", got, want)
+	}
+}
+
+func TestTwoStoresOnOneFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shared.db")
+	a := storetest.SQLiteAt(t, path)
+	b := storetest.SQLiteAt(t, path)
+	createUser(t, a, "from-a")
+	if !userExists(t, b, "from-a") {
+		t.Error("b does not see a's write")
+	}
+	createUser(t, b, "from-b")
+	if !userExists(t, a, "from-b") {
+		t.Error("a does not see b's write")
+	}
+
+	// Concurrent writers through both stores all succeed: they queue for
+	// the file's write lock instead of failing.
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i := range n {
+		for name, s := range map[string]integrations.Store{"a": a, "b": b} {
+			wg.Go(func() {
+				errs <- s.Update(t.Context(), func(tx integrations.Tx) error {
+					return tx.CreateUser(&integrations.User{ID: fmt.Sprintf("%s-%d", name, i), DisplayName: "U", CreatedAt: tx.Now()})
+				})
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("concurrent write: %v", err)
+		}
+	}
+	for _, s := range []integrations.Store{a, b} {
+		for i := range n {
+			for _, name := range []string{"a", "b"} {
+				if id := fmt.Sprintf("%s-%d", name, i); !userExists(t, s, id) {
+					t.Errorf("user %s missing", id)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"sort"
+	"time"
+
+	"integrations"
+)
+
+const eventColumns = `e.seq, e.id, e.integration_id, e.installation_id, e.space_id, e.organization_id, e.type, e.payload,
+	e.status, e.attempts, e.next_attempt_at, e.created_at, e.updated_at`
+
+func scanEvent(s scanner) (*integrations.Event, error) {
+	var e integrations.Event
+	var payload, status string
+	var next, created, updated int64
+	if err := s.Scan(&e.Seq, &e.ID, &e.IntegrationID, &e.InstallationID, &e.SpaceID, &e.OrganizationID, &e.Type, &payload,
+		&status, &e.Attempts, &next, &created, &updated); err != nil {
+		return nil, err
+	}
+	e.Payload = json.RawMessage(payload)
+	e.Status = integrations.EventStatus(status)
+	e.NextAttemptAt, e.CreatedAt, e.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
+	return &e, nil
+}
+
+func (t *tx) CreateEvent(e *integrations.Event) error {
+	err := t.queryRow(`INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
+		e.ID, e.IntegrationID, e.InstallationID, e.SpaceID, e.OrganizationID, e.Type, string(e.Payload), string(e.Status), e.Attempts,
+		micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt)).Scan(&e.Seq)
+	return t.insertErr(err, "This event")
+}
+
+func (t *tx) Event(id string) (*integrations.Event, error) {
+	e, err := scanEvent(t.queryRow(`SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id))
+	return e, notFound(err, "Event %q not found.", id)
+}
+
+func (t *tx) Events(f integrations.EventFilter, p integrations.Page) ([]*integrations.Event, int, error) {
+	var w where
+	if f.IntegrationID != "" {
+		w.add(`e.integration_id = ?`, f.IntegrationID)
+	}
+	if f.InstallationID != "" {
+		w.add(`e.installation_id = ?`, f.InstallationID)
+	}
+	total, err := t.count(`SELECT COUNT(*) FROM events e`+w.String(), w.args...)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Newest first: the sequence orders events by creation.
+	if p.After != nil {
+		w.add(`e.seq < ?`, p.After.At)
+	}
+	rows, err := t.query(`SELECT `+eventColumns+` FROM events e`+w.String()+` ORDER BY e.seq DESC LIMIT ?`, append(w.args, p.Limit)...)
+	if err != nil {
+		return nil, 0, err
+	}
+	list, err := scanAll(rows, scanEvent)
+	return list, total, err
+}
+
+func (t *tx) EventAttempts(eventID string) ([]*integrations.EventAttempt, error) {
+	rows, err := t.query(`SELECT event_id, attempt, at, target, status_code, error, duration_us FROM event_attempts WHERE event_id = ? ORDER BY seq`, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return scanAll(rows, func(s scanner) (*integrations.EventAttempt, error) {
+		var a integrations.EventAttempt
+		var at, dur int64
+		if err := s.Scan(&a.EventID, &a.Attempt, &at, &a.Target, &a.StatusCode, &a.Error, &dur); err != nil {
+			return nil, err
+		}
+		a.At, a.Duration = fromMicros(at), time.Duration(dur)*time.Microsecond
+		return &a, nil
+	})
+}
+
+func (t *tx) ClaimEvents(worker string, limit int, now, leaseUntil time.Time) ([]*integrations.Event, error) {
+	rows, err := t.query(`UPDATE events SET locked_by = ?, locked_until = ?
+		WHERE seq IN (SELECT seq FROM events WHERE status = 'pending' AND next_attempt_at <= ? AND locked_until <= ?
+			ORDER BY next_attempt_at, seq LIMIT ?`+t.db.dialect.SkipLocked+`)
+		RETURNING `+eventColumnsBare,
+		worker, micros(leaseUntil), micros(now), micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	list, err := scanAll(rows, scanEvent)
+	sort.Slice(list, func(i, j int) bool { return list[i].Seq < list[j].Seq })
+	return list, err
+}
+
+// eventColumnsBare are eventColumns without the table alias, for RETURNING.
+const eventColumnsBare = `seq, id, integration_id, installation_id, space_id, organization_id, type, payload,
+	status, attempts, next_attempt_at, created_at, updated_at`
+
+func (t *tx) RecordAttempt(e *integrations.Event, a *integrations.EventAttempt, worker string) (bool, error) {
+	if _, err := t.exec(`INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds()); err != nil {
+		return false, t.insertErr(err, "This attempt")
+	}
+	return affected(t.exec(`UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ?
+		WHERE id = ? AND locked_by = ?`,
+		string(e.Status), e.Attempts, micros(e.NextAttemptAt), micros(t.now), e.ID, worker))
+}
+
+func (t *tx) RetryEvent(id string, at time.Time) error {
+	ok, err := affected(t.exec(`UPDATE events SET status = 'pending', next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ? WHERE id = ?`,
+		micros(at), micros(t.now), id))
+	if err != nil {
+		return err
+	} else if !ok {
+		return integrations.Errorf(integrations.ENOTFOUND, "Event %q not found.", id)
+	}
+	return nil
+}
+
+const deliveryColumns = `integration_id, tunnel_url, tunnel_all, url, format, signing_secret`
+
+func (t *tx) InitDelivery(integrationID, signingSecret string) (*integrations.Delivery, error) {
+	if _, err := t.exec(`INSERT INTO deliveries (integration_id, signing_secret) VALUES (?, ?) ON CONFLICT (integration_id) DO NOTHING`,
+		integrationID, signingSecret); err != nil {
+		return nil, t.insertErr(err, "These delivery settings")
+	}
+	var d integrations.Delivery
+	var all int
+	err := t.queryRow(`SELECT `+deliveryColumns+` FROM deliveries WHERE integration_id = ?`, integrationID).
+		Scan(&d.IntegrationID, &d.TunnelURL, &all, &d.URL, &d.Format, &d.SigningSecret)
+	d.TunnelAll = all != 0
+	return &d, err
+}
+
+func (t *tx) UpdateDelivery(d *integrations.Delivery) error {
+	ok, err := affected(t.exec(`UPDATE deliveries SET tunnel_url = ?, tunnel_all = ?, url = ?, format = ?, signing_secret = ? WHERE integration_id = ?`,
+		d.TunnelURL, boolInt(d.TunnelAll), d.URL, d.Format, d.SigningSecret, d.IntegrationID))
+	if err != nil {
+		return err
+	} else if !ok {
+		return integrations.Errorf(integrations.ENOTFOUND, "No delivery settings for integration %q.", d.IntegrationID)
+	}
+	return nil
+}
+
+func (t *tx) DeleteExpiredTokens(before time.Time) (int, error) {
+	res, err := t.exec(`DELETE FROM tokens WHERE expires_at > 0 AND expires_at < ?`, micros(before))
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}
