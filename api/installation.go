@@ -237,6 +237,10 @@ func (s *Server) installOnSpace(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(r, &body); err != nil {
 		return err
 	}
+	// Refuse a bad extended before the change: a 400 must change nothing.
+	if _, err := queryBool(r, "extended"); err != nil {
+		return err
+	}
 	si, _, err := s.svc.InstallOnSpace(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), body.Space)
 	if err != nil {
 		return err
@@ -269,6 +273,9 @@ func (s *Server) updateSpaceInstallation(w http.ResponseWriter, r *http.Request)
 		return err
 	}
 	if err := body.check(); err != nil {
+		return err
+	}
+	if _, err := queryBool(r, "extended"); err != nil {
 		return err
 	}
 	si, err := s.svc.UpdateSpaceInstallation(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), r.PathValue("spaceId"),

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"context"
 	"encoding/gob"
 	"errors"
@@ -30,17 +31,46 @@ type answer struct {
 
 func answerKey(method, uri, token string) string { return method + " " + uri + " " + token }
 
-// writeAnswers saves captured answers for the baseline process.
+// writeAnswers saves captured answers for the baseline process, one gob
+// value each, so that neither side holds them twice in memory.
 func writeAnswers(path string, answers []answer) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	if err := gob.NewEncoder(f).Encode(answers); err != nil {
+	w := bufio.NewWriter(f)
+	enc := gob.NewEncoder(w)
+	for n := range answers {
+		if err := enc.Encode(&answers[n]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
+}
+
+// readAnswers reads the answers of writeAnswers.
+func readAnswers(path string) ([]answer, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := gob.NewDecoder(bufio.NewReader(f))
+	var answers []answer
+	for {
+		var a answer
+		if err := dec.Decode(&a); err == io.EOF {
+			return answers, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		answers = append(answers, a)
+	}
 }
 
 // ServeBaseline is the hidden command bench-baseline: it serves the answers
@@ -53,15 +83,9 @@ func ServeBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	f, err := os.Open(*file)
+	answers, err := readAnswers(*file)
 	if err != nil {
 		return err
-	}
-	var answers []answer
-	err = gob.NewDecoder(f).Decode(&answers)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", *file, err)
 	}
 	byKey := make(map[string]*answer, len(answers))
 	for n := range answers {

@@ -69,7 +69,7 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	database := fs.String("database", "", "PostgreSQL server to run on (postgres://...; a fresh database is created and dropped); default: SQLite in a temporary directory")
-	scale := fs.String("scale", "default", "size of the seeded database: tiny, default or large")
+	scale := fs.String("scale", "default", "size of the seeded database: tiny, small (10,000 space installations), default (100,000) or large (1,000,000)")
 	duration := fs.Duration("duration", 10*time.Second, "measured load per operation")
 	connections := fs.Int("connections", 64, "concurrent keep-alive connections")
 	jsonPath := fs.String("json", "", "also write the results as JSON to this file")
@@ -86,7 +86,7 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 	}
 	sc, ok := Scales[*scale]
 	if !ok {
-		return fmt.Errorf("unknown scale %q: tiny, default or large", *scale)
+		return fmt.Errorf("unknown scale %q: tiny, small, default or large", *scale)
 	}
 	if *duration <= 0 || *connections <= 0 || *requests < 0 || *events < 0 {
 		return errors.New("duration and connections must be positive, requests and events not negative")
@@ -144,6 +144,10 @@ type Machine struct {
 	Kernel     string `json:"kernel,omitempty"`
 	Go         string `json:"go"`
 	GOMAXPROCS int    `json:"gomaxprocs"`
+	// LoadBefore and LoadAfter are the 1-minute load averages when the run
+	// began and ended: other work on the machine skews the figures.
+	LoadBefore float64 `json:"loadAverageBefore"`
+	LoadAfter  float64 `json:"loadAverageAfter"`
 }
 
 // Seed is the timing of the seeding.
@@ -159,8 +163,12 @@ type Operation struct {
 	Kind string `json:"kind"` // read or write
 	// Unit is what Rate counts per second: requests, pairs (an
 	// enable-then-disable pair is two requests) or tokens.
-	Unit   string  `json:"unit"`
-	Server figures `json:"server"`
+	Unit string `json:"unit"`
+	// Distinct is the number of distinct requests of the load, and
+	// ResponseBytes the mean size of their answers' bodies (reads).
+	Distinct      int     `json:"distinctRequests,omitempty"`
+	ResponseBytes int     `json:"responseBytes,omitempty"`
+	Server        figures `json:"server"`
 	// Baseline, Ratio (of requests/s) and P99Ratio are set for reads.
 	Baseline *figures `json:"baseline,omitempty"`
 	Ratio    float64  `json:"ratio,omitempty"`
@@ -269,11 +277,17 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	reads := w.readOperations(cfg.Requests)
 	fmt.Fprintf(cfg.Log, "capturing the server's answers to %d requests for the baseline...\n", len(reads)*cfg.Requests)
 	var answers []answer
+	sizes := map[string]int{}
 	for _, op := range reads {
 		a, err := capture(ctx, addr, op.requests)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", op.name, err)
 		}
+		total := 0
+		for _, x := range a {
+			total += len(x.Body)
+		}
+		sizes[op.name] = total / max(1, len(a))
 		answers = append(answers, a...)
 	}
 	answersPath := filepath.Join(dir, "answers.gob")
@@ -299,30 +313,47 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 
 	warmup := min(cfg.Duration/5, 2*time.Second)
-	run := func(target *process, op operation) figures {
+	// load returns the load of an operation on a target.
+	load := func(target *process, op operation) func(worker, n int) (step, []int) {
 		wires := make([][]byte, len(op.requests))
 		for n, r := range op.requests {
 			wires[n] = r.wire(target.addr)
 		}
-		var profile func()
-		if target == server && pprofAddr != "" {
-			profile = cpuProfile(pprofAddr, warmup, cfg.Duration, filepath.Join(cfg.ProfileDir, op.name+".cpu.pprof"), cfg.Log)
-		}
-		f := drive(ctx, target.addr, cfg.Connections, warmup, cfg.Duration, op.steps(wires, cfg.Connections))
-		if profile != nil {
-			profile()
-		}
-		return f
+		return op.steps(wires, cfg.Connections)
 	}
+	// profile fetches a CPU profile of the server over span, if asked to.
+	profile := func(op operation, span time.Duration) func() {
+		if pprofAddr == "" {
+			return func() {}
+		}
+		return cpuProfile(pprofAddr, warmup, span, filepath.Join(cfg.ProfileDir, op.name+".cpu.pprof"), cfg.Log)
+	}
+	// The reads alternate between the server and the baseline in rounds of
+	// about two seconds, so that other work on the machine, which comes and
+	// goes, weighs on both alike.
+	rounds := max(1, int(cfg.Duration/(2*time.Second)))
+	slice := cfg.Duration / time.Duration(rounds)
 	for _, op := range reads {
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
-		o := Operation{Name: op.name, Kind: "read", Unit: "requests", Server: run(server, op)}
-		b := run(baseline, op)
-		o.Baseline = &b
-		if b.Rate > 0 {
+		onServer, onBaseline := load(server, op), load(baseline, op)
+		wait := profile(op, 2*cfg.Duration)
+		var s, b sample
+		for r := range rounds {
+			w := warmup // the first round warms the caches; later ones only open connections
+			if r > 0 {
+				w = min(warmup, 100*time.Millisecond)
+			}
+			s.add(drive(ctx, server.addr, cfg.Connections, w, slice, onServer))
+			b.add(drive(ctx, baseline.addr, cfg.Connections, w, slice, onBaseline))
+		}
+		wait()
+		o := Operation{Name: op.name, Kind: "read", Unit: "requests", Distinct: len(op.requests), ResponseBytes: sizes[op.name], Server: s.figures()}
+		bf := b.figures()
+		o.Baseline = &bf
+		if b := o.Baseline; b.Rate > 0 {
 			o.Ratio = o.Server.Rate / b.Rate
 		}
-		if b.P99Ms > 0 {
+		if b := o.Baseline; b.P99Ms > 0 {
 			o.P99Ratio = o.Server.P99Ms / b.P99Ms
 		}
 		o.PeakRSS = server.peakRSS()
@@ -336,21 +367,19 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 
 	// The writes.
-	for _, op := range []operation{w.tokenOperation(cfg.Requests)} {
+	write := func(op operation) {
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
-		o := Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: run(server, op)}
-		o.PeakRSS = server.peakRSS()
-		res.Operations = append(res.Operations, o)
+		wait := profile(op, cfg.Duration)
+		s := drive(ctx, server.addr, cfg.Connections, warmup, cfg.Duration, load(server, op))
+		wait()
+		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: s.figures(), PeakRSS: server.peakRSS()})
 	}
+	write(w.tokenOperation(cfg.Requests))
 	fmt.Fprintf(cfg.Log, "events: delivering %d events to a local receiver...\n", cfg.Events)
 	if res.Events, err = measureEvents(ctx, server.addr, w, cfg.Events); err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	op := w.pairOperation(cfg.Connections)
-	fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
-	o := Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: run(server, op)}
-	o.PeakRSS = server.peakRSS()
-	res.Operations = append(res.Operations, o)
+	write(w.pairOperation(cfg.Connections))
 
 	if pprofAddr != "" {
 		if err := fetch("http://"+pprofAddr+"/debug/pprof/heap", filepath.Join(cfg.ProfileDir, "heap.pprof")); err != nil {
@@ -363,6 +392,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
+	res.Machine.LoadAfter = loadAverage()
 	printTable(cfg.Out, res)
 	return res, nil
 }
@@ -419,7 +449,7 @@ func seed(ctx context.Context, dbURL string, w *world, log io.Writer) (float64, 
 		return 0, err
 	}
 	defer db.Close()
-	bar := &progressBar{w: log, start: time.Now()}
+	bar := &progressBar{w: log, start: time.Now(), live: isTerminal(log)}
 	t := time.Now()
 	if err := db.Load(ctx, w.dataset, bar.update); err != nil {
 		return 0, err
@@ -427,16 +457,18 @@ func seed(ctx context.Context, dbURL string, w *world, log io.Writer) (float64, 
 	return time.Since(t).Seconds(), nil
 }
 
-// progressBar draws the progress of the seeding on one line per table.
+// progressBar draws the progress of the seeding on one line per table,
+// redrawn as it goes on a terminal, written once when done elsewhere.
 type progressBar struct {
 	w     io.Writer
+	live  bool
 	start time.Time
 	last  time.Time
 }
 
 func (p *progressBar) update(table string, done, total int) {
 	now := time.Now()
-	if done < total && now.Sub(p.last) < 100*time.Millisecond {
+	if done < total && (!p.live || now.Sub(p.last) < 100*time.Millisecond) {
 		return
 	}
 	p.last = now
@@ -449,7 +481,11 @@ func (p *progressBar) update(table string, done, total int) {
 	if total > 0 {
 		pct = done * 100 / total
 	}
-	fmt.Fprintf(p.w, "\r  %-32s [%s%s] %3d%% %9d/%-9d %6.1fs", table, strings.Repeat("#", filled), strings.Repeat(".", width-filled), pct, done, total, now.Sub(p.start).Seconds())
+	prefix := "\r"
+	if !p.live {
+		prefix = ""
+	}
+	fmt.Fprintf(p.w, "%s  %-32s [%s%s] %3d%% %9d/%-9d %6.1fs", prefix, table, strings.Repeat("#", filled), strings.Repeat(".", width-filled), pct, done, total, now.Sub(p.start).Seconds())
 	if done == total {
 		fmt.Fprintln(p.w)
 	}
@@ -537,6 +573,16 @@ func fetch(url, path string) error {
 	return os.WriteFile(path, b, 0o644)
 }
 
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -563,20 +609,35 @@ func machine() Machine {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = strings.TrimSpace(string(b))
 	}
+	m.LoadBefore = loadAverage()
 	return m
+}
+
+// loadAverage returns the 1-minute load average, 0 where it is unknown.
+func loadAverage() float64 {
+	var load float64
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Sscan(string(b), &load)
+	}
+	return load
 }
 
 // printTable prints the results.
 func printTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "\n%s, %s scale (%d space installations, %d rows), %s, %d connections, %s per operation\n",
 		r.Store, r.Scale.Name, r.Scale.SpaceInstallations(), r.Rows, r.Date.Format("2006-01-02"), r.Connections, r.Duration)
-	fmt.Fprintf(w, "machine: %s, %d CPUs, %d MB, %s, %s\n", r.Machine.CPU, r.Machine.CPUs, r.Machine.MemoryMB, r.Machine.OS, r.Machine.Go)
+	fmt.Fprintf(w, "machine: %s, %d CPUs, %d MB, %s, %s; load average %.1f before, %.1f after\n",
+		r.Machine.CPU, r.Machine.CPUs, r.Machine.MemoryMB, r.Machine.OS, r.Machine.Go, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	fmt.Fprintf(w, "seeding: %.1fs (%.0f rows/s)\n\n", r.Seed.LoadSeconds, r.Seed.RowsPerSecond)
-	fmt.Fprintf(w, "%-34s %14s %9s %9s %14s %9s %9s %7s %9s %7s %9s\n",
-		"operation", "server", "p50", "p99", "baseline", "p50", "p99", "ratio", "p99 ratio", "errors", "peak RSS")
+	fmt.Fprintf(w, "%-34s %7s %14s %9s %9s %14s %9s %9s %7s %9s %7s %9s\n",
+		"operation", "bytes", "server", "p50", "p99", "baseline", "p50", "p99", "ratio", "p99 ratio", "errors", "peak RSS")
 	for _, o := range r.Operations {
 		rate := fmt.Sprintf("%.0f %s/s", o.Server.Rate, unitAbbrev(o.Unit))
-		line := fmt.Sprintf("%-34s %14s %7.2fms %7.2fms", o.Name, rate, o.Server.P50Ms, o.Server.P99Ms)
+		size := "-"
+		if o.ResponseBytes > 0 {
+			size = fmt.Sprint(o.ResponseBytes)
+		}
+		line := fmt.Sprintf("%-34s %7s %14s %7.2fms %7.2fms", o.Name, size, rate, o.Server.P50Ms, o.Server.P99Ms)
 		if b := o.Baseline; b != nil {
 			line += fmt.Sprintf(" %14s %7.2fms %7.2fms %6.2fx %8.2fx", fmt.Sprintf("%.0f req/s", b.Rate), b.P50Ms, b.P99Ms, o.Ratio, o.P99Ratio)
 		} else {
@@ -586,8 +647,8 @@ func printTable(w io.Writer, r *Results) {
 		fmt.Fprintln(w, line)
 	}
 	e := r.Events
-	fmt.Fprintf(w, "%-34s %14s   (%d events in %.2fs after %.2fs to create them; %d duplicates)\n",
-		"event delivery", fmt.Sprintf("%.0f ev/s", e.PerSecond), e.Count, e.Seconds, e.CreateSeconds, e.Duplicates)
+	fmt.Fprintf(w, "%-34s %7s %14s   (%d events in %.2fs after %.2fs to create them; %d duplicates)\n",
+		"event delivery", "-", fmt.Sprintf("%.0f ev/s", e.PerSecond), e.Count, e.Seconds, e.CreateSeconds, e.Duplicates)
 	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB\n", float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20))
 	for _, o := range r.Operations {
 		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline} {

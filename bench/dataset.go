@@ -29,10 +29,12 @@ func (s Scale) Spaces() int { return s.Organizations * s.SpacesPerOrg }
 // SpaceInstallations returns the number of space installations.
 func (s Scale) SpaceInstallations() int { return s.Spaces() * s.EnabledPerSpace }
 
-// Scales are the sizes the benchmark seeds. Every space has the same number
-// of enabled integrations at every scale, so that the answers of the reads
-// keep their size and only the database grows.
+// Scales are the sizes the benchmark seeds: tiny for CI, small (10,000
+// space installations), default (100,000) and large (1,000,000). Every
+// space has the same number of enabled integrations at every scale, so that
+// the answers of the reads keep their size and only the database grows.
 var Scales = map[string]Scale{
+	"small":   {Name: "small", Organizations: 100, SpacesPerOrg: 10, Integrations: 500, InstalledPerOrg: 15, EnabledPerSpace: 10, UsersPerOrg: 4},
 	"tiny":    {Name: "tiny", Organizations: 10, SpacesPerOrg: 5, Integrations: 40, InstalledPerOrg: 14, EnabledPerSpace: 10, UsersPerOrg: 3},
 	"default": {Name: "default", Organizations: 1_000, SpacesPerOrg: 10, Integrations: 500, InstalledPerOrg: 15, EnabledPerSpace: 10, UsersPerOrg: 4},
 	"large":   {Name: "large", Organizations: 10_000, SpacesPerOrg: 10, Integrations: 500, InstalledPerOrg: 15, EnabledPerSpace: 10, UsersPerOrg: 4},

@@ -190,16 +190,40 @@ type figures struct {
 // as an enable-then-disable pair, timed as a whole.
 type step [][]byte
 
+// sample is what one run of the load measured.
+type sample struct {
+	lat        []time.Duration // of each successful step
+	errors     int
+	firstError string
+	window     time.Duration // the measured time
+}
+
+// add merges another sample of the same load.
+func (s *sample) add(o sample) {
+	s.lat = append(s.lat, o.lat...)
+	s.errors += o.errors
+	if s.firstError == "" {
+		s.firstError = o.firstError
+	}
+	s.window += o.window
+}
+
+// figures computes the rate and percentiles of a sample.
+func (s *sample) figures() figures {
+	slices.Sort(s.lat)
+	f := figures{Count: len(s.lat), Errors: s.errors, FirstError: s.firstError,
+		P50Ms: percentile(s.lat, 0.50), P99Ms: percentile(s.lat, 0.99)}
+	if s.window > 0 {
+		f.Rate = float64(len(s.lat)) / s.window.Seconds()
+	}
+	return f
+}
+
 // drive runs the load: connections workers, each on its own connection,
 // each taking the steps of next(worker, n) in turn, for warmup and then for
-// duration; only what completes in the measured window counts.
-func drive(ctx context.Context, addr string, connections int, warmup, duration time.Duration, next func(worker, n int) (step, []int)) figures {
-	type result struct {
-		lat        []time.Duration
-		errors     int
-		firstError string
-	}
-	results := make([]result, connections)
+// duration; only what starts and ends in the measured window counts.
+func drive(ctx context.Context, addr string, connections int, warmup, duration time.Duration, next func(worker, n int) (step, []int)) sample {
+	results := make([]sample, connections)
 	start := time.Now().Add(warmup)
 	end := start.Add(duration)
 	var wg sync.WaitGroup
@@ -246,21 +270,11 @@ func drive(ctx context.Context, addr string, connections int, warmup, duration t
 		}()
 	}
 	wg.Wait()
-	var all []time.Duration
-	var f figures
+	all := sample{window: duration}
 	for _, r := range results {
-		all = append(all, r.lat...)
-		f.Errors += r.errors
-		if f.FirstError == "" {
-			f.FirstError = r.firstError
-		}
+		all.add(r)
 	}
-	slices.Sort(all)
-	f.Count = len(all)
-	f.Rate = float64(len(all)) / duration.Seconds()
-	f.P50Ms = percentile(all, 0.50)
-	f.P99Ms = percentile(all, 0.99)
-	return f
+	return all
 }
 
 // percentile returns the p-th quantile of sorted durations, in milliseconds.

@@ -37,6 +37,12 @@ type Config struct {
 	BaseBackoff time.Duration // delay before the first retry (default 1s); doubles each time
 	MaxBackoff  time.Duration // longest delay between attempts (default 10m)
 	Timeout     time.Duration // of one attempt, response included (default 10s)
+	// Lease is how long a worker holds an event it took (default
+	// integrations.EventLeaseDuration). After a crash, the events that were
+	// in flight wait that long for another worker. Keep it well above
+	// Timeout: a lease that runs out during an attempt lets another worker
+	// send the event a second time.
+	Lease time.Duration
 	// MaxResponseBytes bounds what is read of a receiver's answer (default 64 KiB).
 	MaxResponseBytes int64
 	// BlockPrivateTargets refuses receivers on loopback, private and
@@ -64,6 +70,9 @@ func (c *Config) defaults() {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.Lease <= 0 {
+		c.Lease = integrations.EventLeaseDuration
 	}
 	if c.MaxResponseBytes <= 0 {
 		c.MaxResponseBytes = 64 << 10
@@ -148,7 +157,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		var events []*integrations.Event
 		if free > 0 {
 			var err error
-			events, err = d.svc.ClaimEvents(ctx, d.id, free, integrations.EventLeaseDuration)
+			events, err = d.svc.ClaimEvents(ctx, d.id, free, d.cfg.Lease)
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("claim events", "error", err)
 			}

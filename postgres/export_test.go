@@ -19,3 +19,6 @@ var Config = config
 
 // Rebind is rebind, for the tests of the rewriting.
 var Rebind = rebind
+
+// MigrationLock is the key of the advisory lock that migrations hold.
+const MigrationLock = migrationLock

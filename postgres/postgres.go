@@ -195,10 +195,8 @@ var Dialect = sqlstore.Dialect{
 	Placeholders: rebind,
 	// Replicas claim events at the same time: each skips the rows that
 	// another has locked instead of waiting for it.
-	SkipLocked: " FOR UPDATE SKIP LOCKED",
-	// The snapshot changes when any transaction takes an id or ends; taken
-	// outside a transaction, an unchanged one means nothing committed since.
-	VersionQuery: "SELECT pg_current_snapshot()::text",
+	SkipLocked:   " FOR UPDATE SKIP LOCKED",
+	VersionQuery: versionQuery,
 	// Reads see one snapshot; writes are serializable, and Update runs them
 	// again when PostgreSQL reports a conflict.
 	ReadTx:                sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
@@ -207,7 +205,16 @@ var Dialect = sqlstore.Dialect{
 	IsForeignKeyViolation: hasCode("23503"),
 	IsRetryable:           hasCode("40001", "40P01"), // serialization_failure, deadlock_detected
 	IsUnavailable:         isUnavailable,
+	CopyFrom:              copyFrom,
 }
+
+// versionQuery reads the current snapshot: the transactions in progress and
+// the next transaction id. A commit either ends a transaction that was in
+// progress or one that took an id since, so an unchanged snapshot means that
+// nothing committed since the last reading. It also changes when a writing
+// transaction begins or rolls back: caches then recompute for nothing, which
+// costs time, never correctness. Reading it costs no table access.
+const versionQuery = `SELECT pg_current_snapshot()::text`
 
 // hasCode returns a function that reports whether an error is a PostgreSQL
 // error with one of the SQLSTATE codes.

@@ -92,6 +92,10 @@ func TestConfig(t *testing.T) {
 	}
 }
 
+func TestContract(t *testing.T) {
+	storetest.Run(t, storetest.Postgres)
+}
+
 // TestOpenOptions shows that the options reach the connections.
 func TestOpenOptions(t *testing.T) {
 	url := storetest.PostgresURL(t)
@@ -301,6 +305,74 @@ func TestUpdateRetriesConflicts(t *testing.T) {
 	})
 }
 
+// TestUpdateUnderContention runs many transactions at once that each read
+// every space of one organization and change one of them: each pair
+// conflicts, as concurrent requests on one organization's spaces do (an
+// installation's answer counts its spaces). Update keeps running them until
+// they pass, as SQLite, where writers take turns, would.
+func TestUpdateUnderContention(t *testing.T) {
+	store := storetest.Postgres(t)
+	ctx := context.Background()
+	now := time.Now()
+	const workers, rounds = 16, 25
+	if err := store.Update(ctx, func(tx integrations.Tx) error {
+		if err := tx.CreateOrganization(&integrations.Organization{ID: "org", Title: "Org", CreatedAt: now}); err != nil {
+			return err
+		}
+		for w := range workers {
+			if err := tx.CreateSpace(&integrations.Space{ID: fmt.Sprint("s", w), OrganizationID: "org", Title: "0", Visibility: "private", CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		wg.Go(func() {
+			for range rounds {
+				errs <- store.Update(ctx, func(tx integrations.Tx) error {
+					if _, _, err := tx.Spaces(integrations.SpaceFilter{OrganizationID: "org"}, integrations.Page{Limit: 100}); err != nil {
+						return err
+					}
+					s, err := tx.Space(fmt.Sprint("s", w))
+					if err != nil {
+						return err
+					}
+					var n int
+					fmt.Sscan(s.Title, &n)
+					s.Title = fmt.Sprint(n + 1)
+					return tx.UpdateSpace(s)
+				})
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			failed++
+			if failed <= 3 {
+				t.Errorf("Update: %v", err)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of %d transactions failed", failed, workers*rounds)
+	}
+	store.View(ctx, func(tx integrations.Tx) error {
+		for w := range workers {
+			if s, err := tx.Space(fmt.Sprint("s", w)); err != nil || s.Title != fmt.Sprint(rounds) {
+				t.Errorf("space %d after %d increments: %+v, %v", w, rounds, s, err)
+			}
+		}
+		return nil
+	})
+}
+
 // TestConcurrentInstalls installs the same integration on the same
 // organization from many transactions at once, each of which looks for the
 // installation first and creates it only when it finds none, as the service
@@ -405,6 +477,59 @@ func TestConcurrentOpen(t *testing.T) {
 	}
 }
 
+// TestMigrationWaitsForLock holds the migrations' lock while a process
+// starts: Open waits for it longer than the statement timeout, and goes on
+// once the lock is free.
+func TestMigrationWaitsForLock(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ctx := context.Background()
+	holder, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close(ctx)
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_lock($1)`, int64(postgres.MigrationLock)); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		db, err := postgres.Open(ctx, url, postgres.Options{StatementTimeout: 50 * time.Millisecond})
+		if err == nil {
+			db.Close()
+		}
+		done <- err
+	}()
+	// Wait until Open has waited for the lock for four statement timeouts,
+	// as the server measures it.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var waiting bool
+		err := holder.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+			WHERE l.locktype = 'advisory' AND NOT l.granted AND now() - a.query_start > interval '200 milliseconds')`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("Open ended while another process held the lock: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Open never waited for the lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := holder.Exec(ctx, `SELECT pg_advisory_unlock($1)`, int64(postgres.MigrationLock)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Open after the lock was released: %v", err)
+	}
+}
+
 // TestMigrationsMirrorSQLite checks that PostgreSQL has a migration for each
 // of SQLite's, with the same number and name.
 func TestMigrationsMirrorSQLite(t *testing.T) {
@@ -422,6 +547,55 @@ func TestMigrationsMirrorSQLite(t *testing.T) {
 	if pg, lite := names("migrations"), names("../sqlite/migrations"); !slices.Equal(pg, lite) {
 		t.Errorf("postgres/migrations has %q, sqlite/migrations %q", pg, lite)
 	}
+}
+
+// TestTextLimits shows that both stores refuse text that PostgreSQL cannot
+// hold, NUL characters and invalid UTF-8, with the same error, in writes and
+// in lookups alike, and keep any other text exactly.
+func TestTextLimits(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := open(t)
+		ctx := context.Background()
+		now := time.Now()
+		tests := []struct {
+			name string
+			fn   func(tx integrations.Tx) error
+		}{
+			{"NUL in a created title", func(tx integrations.Tx) error {
+				return tx.CreateOrganization(&integrations.Organization{ID: "nul", Title: "a\x00b", CreatedAt: now})
+			}},
+			{"invalid UTF-8 in a created title", func(tx integrations.Tx) error {
+				return tx.CreateOrganization(&integrations.Organization{ID: "bad", Title: "a\xffb", CreatedAt: now})
+			}},
+			{"NUL in a search", func(tx integrations.Tx) error {
+				_, _, err := tx.Integrations(integrations.IntegrationFilter{Search: "a\x00"}, integrations.Page{Limit: 10})
+				return err
+			}},
+			{"invalid UTF-8 in a lookup", func(tx integrations.Tx) error {
+				_, err := tx.Organization("a\xffb")
+				return err
+			}},
+		}
+		for _, tt := range tests {
+			if err := store.Update(ctx, tt.fn); integrations.ErrorCode(err) != integrations.EINVALID {
+				t.Errorf("%s: %v, want %s", tt.name, err, integrations.EINVALID)
+			}
+		}
+
+		const title = "Ünïcödé 😀 \u212a\t'\"%_\\"
+		if err := store.Update(ctx, func(tx integrations.Tx) error {
+			return tx.CreateOrganization(&integrations.Organization{ID: "ok", Title: title, CreatedAt: now})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		store.View(ctx, func(tx integrations.Tx) error {
+			o, err := tx.OrganizationByTitle(title)
+			if err != nil || o.Title != title {
+				t.Errorf("read back %+v, %v; want the title %q", o, err, title)
+			}
+			return nil
+		})
+	})
 }
 
 // TestSameAsSQLite compares how the two databases order and match text, on
@@ -502,7 +676,7 @@ func column(t *testing.T, db *sql.DB, q string) []int64 {
 
 func head(l []int64) []int64 { return l[:min(len(l), 10)] }
 
-// databaseName returns the database name of a URL, quoted as an identifier.
+// databaseName returns the database name of a URL.
 func databaseName(t *testing.T, url string) string {
 	t.Helper()
 	cfg, err := pgx.ParseConfig(url)

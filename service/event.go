@@ -153,8 +153,11 @@ func (s *Service) QueueTask(ctx context.Context, name string, task json.RawMessa
 	})
 }
 
-// ownerOrMember loads an integration whose events the caller may read: the
-// members of the owning organization and the integration's own tokens.
+// integrationForEvents loads an integration whose events the caller may
+// read: the admins of the owning organization and the integration's own
+// tokens. Events carry the configuration of every installation, other
+// organizations' included: only those who may mint the integration's tokens,
+// which read it anyway, may read them.
 func (r *roles) integrationForEvents(name string) (Integration, error) {
 	i, err := r.integration(name)
 	if err != nil {
@@ -162,12 +165,12 @@ func (r *roles) integrationForEvents(name string) (Integration, error) {
 	}
 	c := r.caller
 	switch {
-	case c.IsUser() && i.OwnerRole != "":
+	case c.IsUser() && i.OwnerRole == integrations.RoleAdmin:
 		return i, nil
 	case (c.IsIntegration() || c.IsInstallation()) && c.IntegrationID == i.ID:
 		return i, nil
 	case c.IsUser():
-		return i, forbidden("Only members of organization %q may read the events of %q.", i.OrganizationID, name)
+		return i, forbidden("Only admins of organization %q may read the events of %q.", i.OrganizationID, name)
 	}
 	return Integration{}, errNotFound("Integration", name)
 }

@@ -164,6 +164,12 @@ var Dialect = sqlstore.Dialect{
 	IsForeignKeyViolation: hasCode(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
 	IsRetryable:           hasCode(sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED),
 	IsUnavailable:         hasCode(sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL),
+	// A bulk load inserts into indexes at random places: a page cache that
+	// holds them saves rereading pages, and statement journals in memory
+	// save writing the pages that each multi-row INSERT changes to a
+	// temporary file. LoadReset restores SQLite's defaults.
+	LoadSettings: []string{"PRAGMA cache_size = -262144", "PRAGMA temp_store = MEMORY"},
+	LoadReset:    []string{"PRAGMA cache_size = -2000", "PRAGMA temp_store = DEFAULT"},
 }
 
 // hasCode returns a function that reports whether an error is a SQLite error

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"strings"
 
 	"integrations"
@@ -36,38 +35,67 @@ type bulkTable struct {
 	values func(n int, args []any) []any
 }
 
-// Load inserts a dataset, table after table, and reports its progress after
-// each statement with progress (which may be nil). Rows that break a
+// Load inserts a dataset, table after table, on one connection, and
+// reports its progress with progress (which may be nil). Rows that break a
 // constraint of the database make it fail; the transactions committed
 // before stay, so a failed load leaves part of the dataset behind.
-func (db *DB) Load(ctx context.Context, d *integrations.Dataset, progress func(table string, done, total int)) error {
+func (db *DB) Load(ctx context.Context, d *integrations.Dataset, progress func(table string, done, total int)) (err error) {
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
-	for _, q := range strings.Split(os.Getenv("BULK_PRAGMAS"), ";") {
-		if q != "" {
-			if _, err := db.write.ExecContext(ctx, q); err != nil {
-				return err
-			}
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		return db.wrap(err)
+	}
+	defer conn.Close()
+	for _, q := range db.dialect.LoadSettings {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("load: %s: %w", q, db.wrap(err))
 		}
 	}
+	defer func() {
+		for _, q := range db.dialect.LoadReset {
+			if _, resetErr := conn.ExecContext(context.WithoutCancel(ctx), q); resetErr != nil && err == nil {
+				err = fmt.Errorf("load: %s: %w", q, db.wrap(resetErr))
+			}
+		}
+	}()
 	for _, t := range bulkTables(d) {
-		if err := db.loadTable(ctx, t, progress); err != nil {
+		progress(t.name, 0, t.rows)
+		if db.dialect.CopyFrom != nil {
+			err = db.copyTable(ctx, conn, t, progress)
+		} else {
+			err = db.insertTable(ctx, conn, t, progress)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// loadTable inserts the rows of one table.
-func (db *DB) loadTable(ctx context.Context, t bulkTable, progress func(string, int, int)) error {
+// copyTable writes the rows of one table with the dialect's CopyFrom.
+func (db *DB) copyTable(ctx context.Context, conn *sql.Conn, t bulkTable, progress func(string, int, int)) error {
+	for start := 0; start < t.rows; start += bulkTxRows {
+		end := min(start+bulkTxRows, t.rows)
+		values := func(n int, args []any) []any { return t.values(start+n, args) }
+		if err := db.dialect.CopyFrom(ctx, conn, t.name, t.columns, end-start, values); err != nil {
+			return fmt.Errorf("load %s, rows %d to %d: %w", t.name, start, end-1, db.wrap(err))
+		}
+		progress(t.name, end, t.rows)
+	}
+	return nil
+}
+
+// insertTable writes the rows of one table with multi-row INSERT
+// statements, bulkTxRows rows per transaction.
+func (db *DB) insertTable(ctx context.Context, conn *sql.Conn, t bulkTable, progress func(string, int, int)) error {
 	perStmt := min(bulkRows, bulkParams/len(t.columns))
 	full := db.dialect.Placeholders(insertRows(t.name, t.columns, perStmt))
 	args := make([]any, 0, perStmt*len(t.columns))
-	progress(t.name, 0, t.rows)
 	for start := 0; start < t.rows; start += bulkTxRows {
 		end := min(start+bulkTxRows, t.rows)
-		err := db.inTx(ctx, func(tx *sql.Tx) error {
+		err := db.inTx(ctx, conn, func(tx *sql.Tx) error {
 			var stmt *sql.Stmt
 			for from := start; from < end; from += perStmt {
 				to := min(from+perStmt, end)
@@ -101,10 +129,10 @@ func (db *DB) loadTable(ctx context.Context, t bulkTable, progress func(string, 
 	return nil
 }
 
-// inTx runs fn in a write transaction of the database's default isolation:
-// a load has the database to itself.
-func (db *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := db.write.BeginTx(ctx, nil)
+// inTx runs fn in a transaction of the database's default isolation on
+// conn: a load has the database to itself.
+func (db *DB) inTx(ctx context.Context, conn *sql.Conn, fn func(*sql.Tx) error) error {
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return db.wrap(err)
 	}

@@ -8,8 +8,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"integrations"
 )
@@ -32,6 +34,14 @@ type Dialect struct {
 	IsForeignKeyViolation func(error) bool
 	IsRetryable           func(error) bool // a conflict with a concurrent transaction
 	IsUnavailable         func(error) bool // the database cannot be reached
+
+	// For the bulk path (Load), all optional. LoadSettings run on the
+	// loading connection before a load and LoadReset after it, e.g. a
+	// larger page cache. CopyFrom, when set, writes the rows of a table
+	// faster than multi-row INSERT statements, each call in a transaction
+	// of its own (PostgreSQL's COPY).
+	LoadSettings, LoadReset []string
+	CopyFrom                func(ctx context.Context, conn *sql.Conn, table string, columns []string, rows int, values func(n int, args []any) []any) error
 }
 
 // DB is a store on a SQL database.
@@ -103,7 +113,7 @@ func (db *DB) View(ctx context.Context, fn func(integrations.Tx) error) error {
 
 // maxAttempts bounds how many times Update runs a transaction that keeps
 // conflicting with concurrent ones.
-const maxAttempts = 20
+const maxAttempts = 50
 
 // Update runs fn in a read-write transaction, again when the database reports
 // a conflict with a concurrent transaction.
@@ -129,7 +139,7 @@ func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error 
 		select {
 		case <-ctx.Done():
 			return db.wrap(ctx.Err())
-		case <-time.After(time.Duration(attempt) * time.Millisecond):
+		case <-time.After(backoff(attempt)):
 		}
 	}
 }
@@ -146,6 +156,18 @@ type uniqueViolation struct{ err error }
 
 func (u *uniqueViolation) Error() string { return u.err.Error() }
 func (u *uniqueViolation) Unwrap() error { return u.err }
+
+// backoff returns how long Update waits before it runs a transaction again
+// after the given failed attempt: a random time up to a bound that doubles
+// with each attempt, so that transactions that keep conflicting with each
+// other spread out instead of meeting again.
+func backoff(attempt int) time.Duration {
+	bound := min(maxBackoff, time.Millisecond<<min(attempt-1, 16))
+	return time.Duration(rand.Int64N(int64(bound))) + 1
+}
+
+// maxBackoff bounds the wait between two attempts.
+const maxBackoff = 100 * time.Millisecond
 
 // retryable marks an error that Update should retry.
 type retryable struct{ err error }
@@ -228,16 +250,42 @@ type tx struct {
 func (t *tx) Now() time.Time { return t.now }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	return t.tx.ExecContext(t.ctx, t.db.dialect.Placeholders(query), args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if err := checkText(args); err != nil {
+		return nil, err
+	}
 	return t.tx.QueryContext(t.ctx, t.db.dialect.Placeholders(query), args...)
 }
 
-func (t *tx) queryRow(query string, args ...any) *sql.Row {
+func (t *tx) queryRow(query string, args ...any) scanner {
+	if err := checkText(args); err != nil {
+		return errRow{err}
+	}
 	return t.tx.QueryRowContext(t.ctx, t.db.dialect.Placeholders(query), args...)
 }
+
+// checkText refuses text that PostgreSQL cannot hold, NUL characters and
+// invalid UTF-8, before it reaches any database: SQLite would keep it, and
+// the stores must answer alike.
+func checkText(args []any) error {
+	for _, a := range args {
+		if s, ok := a.(string); ok && (strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s)) {
+			return integrations.Errorf(integrations.EINVALID, "Text must be valid UTF-8 without NUL characters.")
+		}
+	}
+	return nil
+}
+
+// errRow is a row that only holds an error.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 // count runs a COUNT query.
 func (t *tx) count(query string, args ...any) (int, error) {

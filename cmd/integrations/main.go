@@ -130,10 +130,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.IntVar(&dc.Workers, "delivery-workers", int(envInt("INTEGRATIONS_DELIVERY_WORKERS", 8)), "event deliveries in flight at once ($INTEGRATIONS_DELIVERY_WORKERS)")
 	fs.IntVar(&dc.MaxAttempts, "delivery-max-attempts", int(envInt("INTEGRATIONS_DELIVERY_MAX_ATTEMPTS", 8)), "attempts before an event fails ($INTEGRATIONS_DELIVERY_MAX_ATTEMPTS)")
 	fs.DurationVar(&dc.Timeout, "delivery-timeout", envDuration("INTEGRATIONS_DELIVERY_TIMEOUT", 10*time.Second), "timeout of one delivery attempt ($INTEGRATIONS_DELIVERY_TIMEOUT)")
+	fs.DurationVar(&dc.Lease, "delivery-lease", envDuration("INTEGRATIONS_DELIVERY_LEASE", integrations.EventLeaseDuration), "how long a replica holds an event it is delivering; after a crash, events in flight wait that long; must exceed --delivery-timeout ($INTEGRATIONS_DELIVERY_LEASE)")
 	fs.DurationVar(&dc.BaseBackoff, "delivery-backoff", envDuration("INTEGRATIONS_DELIVERY_BACKOFF", time.Second), "delay before the first retry, doubled at each retry ($INTEGRATIONS_DELIVERY_BACKOFF)")
 	fs.BoolVar(&dc.BlockPrivateTargets, "delivery-block-private", env("INTEGRATIONS_DELIVERY_BLOCK_PRIVATE", "") == "true", "refuse event receivers on loopback and private addresses ($INTEGRATIONS_DELIVERY_BLOCK_PRIVATE=true)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if dc.Lease <= dc.Timeout {
+		return fmt.Errorf("--delivery-lease (%v) must be longer than --delivery-timeout (%v): a lease that runs out during an attempt lets another replica send the event again", dc.Lease, dc.Timeout)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

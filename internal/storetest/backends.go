@@ -6,10 +6,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -144,14 +149,70 @@ func postgresBase(t testing.TB) (string, *url.URL) {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 		t.Fatalf("%s must be a postgres:// URL, not %q", PostgresEnv, base)
 	}
+	sweep(base)
 	return base, u
 }
 
+// namePrefix starts the names of test databases and schemas; the Unix time
+// of their creation and a random part follow.
+const namePrefix = "integrations_test_"
+
+// staleAfter is the age past which a test database or schema is a leftover
+// of a test process that was killed before its cleanups ran.
+const staleAfter = 6 * time.Hour
+
 // randomName returns a new name for a test database or schema.
 func randomName() string {
-	b := make([]byte, 8)
+	b := make([]byte, 6)
 	rand.Read(b)
-	return "integrations_test_" + hex.EncodeToString(b)
+	return fmt.Sprintf("%s%d_%s", namePrefix, time.Now().Unix(), hex.EncodeToString(b))
+}
+
+var sweepOnce sync.Once
+
+// sweep drops, once per test process, the test databases and schemas that
+// killed test processes left behind. It ignores errors: another process may
+// be sweeping at the same time, and leftovers only take space.
+func sweep(base string) {
+	sweepOnce.Do(func() {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, `SELECT datname, true FROM pg_database WHERE datname LIKE $1
+			UNION ALL SELECT nspname, false FROM pg_namespace WHERE nspname LIKE $1`, namePrefix+"%")
+		if err != nil {
+			return
+		}
+		type leftover struct {
+			name     string
+			database bool
+		}
+		var found []leftover
+		for rows.Next() {
+			var l leftover
+			if rows.Scan(&l.name, &l.database) == nil {
+				found = append(found, l)
+			}
+		}
+		if rows.Err() != nil {
+			return
+		}
+		for _, l := range found {
+			created, _, _ := strings.Cut(strings.TrimPrefix(l.name, namePrefix), "_")
+			sec, err := strconv.ParseInt(created, 10, 64)
+			if err != nil || time.Since(time.Unix(sec, 0)) < staleAfter {
+				continue
+			}
+			if l.database {
+				conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{l.name}.Sanitize()+" WITH (FORCE)")
+			} else {
+				conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{l.name}.Sanitize()+" CASCADE")
+			}
+		}
+	})
 }
 
 // admin runs a statement on the database of url.

@@ -42,6 +42,9 @@ func Run(t *testing.T, open func(testing.TB) integrations.Store) {
 		{"Timestamps", testTimestamps},
 		{"Now", testNow},
 		{"Transactions", testTransactions},
+		{"Events", testEvents},
+		{"Delivery", testDelivery},
+		{"Version", testVersion},
 	}
 	for _, a := range areas {
 		t.Run(a.name, func(t *testing.T) { a.test(t, open(t)) })

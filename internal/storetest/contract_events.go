@@ -1,0 +1,240 @@
+package storetest
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"integrations"
+)
+
+// event returns a pending event of an integration, due at due.
+func event(id, integrationID, installationID string, due time.Time) *integrations.Event {
+	return &integrations.Event{ID: id, IntegrationID: integrationID, InstallationID: installationID, OrganizationID: "o1",
+		Type: integrations.EventInstallationSetup, Payload: json.RawMessage(`{"eventId":"` + id + `","type":"installation_setup"}`),
+		Status: integrations.EventPending, NextAttemptAt: due, CreatedAt: t0, UpdatedAt: t0}
+}
+
+func eventIDs(list []*integrations.Event) string {
+	ids := []string{}
+	for _, e := range list {
+		ids = append(ids, e.ID)
+	}
+	return fmt.Sprint(ids)
+}
+
+func testEvents(t *testing.T, s integrations.Store) {
+	build(t, s, func(b builder) {
+		b.org("o1", "Org", t0)
+		b.integration(newIntegration("i1", "one", "o1"))
+		b.integration(newIntegration("i2", "two", "o1"))
+		for n := 1; n <= 5; n++ {
+			e := event(fmt.Sprintf("e%d", n), "i1", "inst-a", at(n))
+			if n%2 == 0 {
+				e.InstallationID = "inst-b"
+			}
+			b.must(b.tx.CreateEvent(e))
+			if e.Seq == 0 {
+				b.t.Fatal("CreateEvent set no Seq")
+			}
+		}
+		b.must(b.tx.CreateEvent(event("other", "i2", "", at(0))))
+	})
+	failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error { return tx.CreateEvent(event("e1", "i1", "", t0)) })
+	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.CreateEvent(event("x", "nope", "", t0)) })
+
+	t.Run("round trip", func(t *testing.T) {
+		e := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("e2") })
+		want := event("e2", "i1", "inst-b", at(2))
+		want.Seq = e.Seq
+		sameJSON(t, "event", e, want)
+		missing(t, s, "unknown event", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("nope") })
+	})
+	t.Run("listing, newest first", func(t *testing.T) {
+		checkListing(t, s, listing[*integrations.Event]{
+			list: func(tx integrations.Tx, p integrations.Page) ([]*integrations.Event, int, error) {
+				return tx.Events(integrations.EventFilter{IntegrationID: "i1"}, p)
+			},
+			key:    func(e *integrations.Event) string { return e.ID },
+			cursor: func(e *integrations.Event) integrations.Cursor { return integrations.Cursor{At: e.Seq, ID: e.ID} },
+		}, []string{"e5", "e4", "e3", "e2", "e1"})
+		checkListing(t, s, listing[*integrations.Event]{
+			list: func(tx integrations.Tx, p integrations.Page) ([]*integrations.Event, int, error) {
+				return tx.Events(integrations.EventFilter{IntegrationID: "i1", InstallationID: "inst-b"}, p)
+			},
+			key:    func(e *integrations.Event) string { return e.ID },
+			cursor: func(e *integrations.Event) integrations.Cursor { return integrations.Cursor{At: e.Seq, ID: e.ID} },
+		}, []string{"e4", "e2"})
+	})
+	t.Run("claims take due events once, oldest first", func(t *testing.T) {
+		var first, second []*integrations.Event
+		update(t, s, func(tx integrations.Tx) (err error) {
+			first, err = tx.ClaimEvents("w1", 3, at(3), at(100))
+			return err
+		})
+		// Due at 3: other (0), e1 (1), e2 (2), e3 (3); the limit keeps three.
+		if got := eventIDs(first); got != "[e1 e2 other]" && got != "[other e1 e2]" {
+			t.Errorf("w1 claimed %s", got)
+		}
+		update(t, s, func(tx integrations.Tx) (err error) {
+			second, err = tx.ClaimEvents("w2", 10, at(3), at(100))
+			return err
+		})
+		if got := eventIDs(second); got != "[e3]" {
+			t.Errorf("w2 claimed %s, want only the due event not leased to w1", got)
+		}
+		// After the leases run out, another worker takes the events again.
+		var again []*integrations.Event
+		update(t, s, func(tx integrations.Tx) (err error) {
+			again, err = tx.ClaimEvents("w3", 10, at(100), at(200))
+			return err
+		})
+		if len(again) != 6 {
+			t.Errorf("after the leases ran out, w3 claimed %s", eventIDs(again))
+		}
+	})
+	t.Run("attempts release the lease of its holder only", func(t *testing.T) {
+		e := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("e4") })
+		a := &integrations.EventAttempt{EventID: "e4", Attempt: 1, At: at(101), Target: "http://x", StatusCode: 500, Error: "boom", Duration: 1500 * time.Microsecond}
+		next := *e
+		next.Status, next.Attempts, next.NextAttemptAt = integrations.EventPending, 1, at(150)
+		var held bool
+		update(t, s, func(tx integrations.Tx) (err error) {
+			held, err = tx.RecordAttempt(&next, a, "w1") // w3 holds e4 now
+			return err
+		})
+		if held {
+			t.Error("a worker without the lease changed the event")
+		}
+		update(t, s, func(tx integrations.Tx) (err error) {
+			held, err = tx.RecordAttempt(&next, a, "w3")
+			return err
+		})
+		if !held {
+			t.Error("the holder of the lease could not record its attempt")
+		}
+		got := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("e4") })
+		if got.Status != integrations.EventPending || got.Attempts != 1 || !got.NextAttemptAt.Equal(at(150)) {
+			t.Errorf("after the attempt: %+v", got)
+		}
+		attempts := get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts("e4") })
+		if len(attempts) != 2 || attempts[1].StatusCode != 500 || attempts[1].Duration != a.Duration || !attempts[1].At.Equal(a.At) {
+			t.Errorf("attempts: %+v", attempts)
+		}
+		// Released: due at 150, it is claimed then, not before.
+		var claimed []*integrations.Event
+		update(t, s, func(tx integrations.Tx) (err error) {
+			claimed, err = tx.ClaimEvents("w4", 10, at(149), at(300))
+			return err
+		})
+		for _, c := range claimed {
+			if c.ID == "e4" {
+				t.Error("e4 was claimed before it was due")
+			}
+		}
+	})
+	t.Run("final statuses are never claimed; retry makes them pending", func(t *testing.T) {
+		done := event("done", "i1", "", t0)
+		update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(done) })
+		update(t, s, func(tx integrations.Tx) error {
+			if _, err := tx.ClaimEvents("w5", 100, at(1000), at(1100)); err != nil {
+				return err
+			}
+			done.Status, done.Attempts = integrations.EventSuccess, 1
+			_, err := tx.RecordAttempt(done, &integrations.EventAttempt{EventID: "done", Attempt: 1, At: t0}, "w5")
+			return err
+		})
+		var claimed []*integrations.Event
+		update(t, s, func(tx integrations.Tx) (err error) {
+			claimed, err = tx.ClaimEvents("w6", 100, at(5000), at(5100))
+			return err
+		})
+		for _, c := range claimed {
+			if c.ID == "done" {
+				t.Error("a delivered event was claimed")
+			}
+		}
+		update(t, s, func(tx integrations.Tx) error { return tx.RetryEvent("done", at(6000)) })
+		got := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("done") })
+		if got.Status != integrations.EventPending || !got.NextAttemptAt.Equal(at(6000)) {
+			t.Errorf("after retry: %+v", got)
+		}
+		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.RetryEvent("nope", t0) })
+	})
+	t.Run("events go with their integration", func(t *testing.T) {
+		update(t, s, func(tx integrations.Tx) error { _, err := tx.DeleteIntegration("i2"); return err })
+		missing(t, s, "event of a deleted integration", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("other") })
+	})
+}
+
+func testDelivery(t *testing.T, s integrations.Store) {
+	build(t, s, func(b builder) {
+		b.org("o1", "Org", t0)
+		b.integration(newIntegration("i1", "one", "o1"))
+	})
+	// InitDelivery may write: it runs in write transactions.
+	initDelivery := func(secret string) (d *integrations.Delivery) {
+		update(t, s, func(tx integrations.Tx) (err error) {
+			d, err = tx.InitDelivery("i1", secret)
+			return err
+		})
+		return d
+	}
+	first, again := initDelivery("secret-1"), initDelivery("secret-2")
+	if first.SigningSecret != "secret-1" || again.SigningSecret != "secret-1" || first.Format != integrations.FormatRuntime {
+		t.Errorf("InitDelivery: %+v then %+v", first, again)
+	}
+	d := &integrations.Delivery{IntegrationID: "i1", TunnelURL: "http://t", TunnelAll: true, URL: "http://u", Format: integrations.FormatWebhook, SigningSecret: "secret-1"}
+	update(t, s, func(tx integrations.Tx) error { return tx.UpdateDelivery(d) })
+	sameJSON(t, "delivery", initDelivery("x"), d)
+	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error {
+		return tx.UpdateDelivery(&integrations.Delivery{IntegrationID: "nope", Format: integrations.FormatRuntime})
+	})
+
+	// Expired temporary tokens go; the others stay.
+	build(t, s, func(b builder) {
+		b.token("forever", integrations.Token{Kind: integrations.TokenIntegration, IntegrationID: "i1"})
+		b.token("old", integrations.Token{Kind: integrations.TokenIntegration, IntegrationID: "i1", ExpiresAt: at(10)})
+		b.token("fresh", integrations.Token{Kind: integrations.TokenIntegration, IntegrationID: "i1", ExpiresAt: at(30)})
+	})
+	var n int
+	update(t, s, func(tx integrations.Tx) (err error) {
+		n, err = tx.DeleteExpiredTokens(at(20))
+		return err
+	})
+	if n != 1 {
+		t.Errorf("deleted %d tokens, want 1", n)
+	}
+	missing(t, s, "expired token", func(tx integrations.Tx) (*integrations.Token, error) { return tx.Token(integrations.HashToken("old")) })
+	for _, secret := range []string{"forever", "fresh"} {
+		get(t, s, func(tx integrations.Tx) (*integrations.Token, error) { return tx.Token(integrations.HashToken(secret)) })
+	}
+}
+
+func testVersion(t *testing.T, s integrations.Store) {
+	version := func() string {
+		v, err := s.Version(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v1 := version()
+	view(t, s, func(tx integrations.Tx) error { _, err := tx.Setting("x"); return err })
+	if v := version(); v != v1 {
+		t.Errorf("a read changed the version: %s then %s", v1, v)
+	}
+	update(t, s, func(tx integrations.Tx) error { _, err := tx.InitSetting("x", "1"); return err })
+	v2 := version()
+	if v2 == v1 {
+		t.Errorf("a commit left the version at %s", v1)
+	}
+	// A rolled back write may change the version or not: caches only
+	// recompute for nothing. The contract is that commits change it, from
+	// any connection.
+	update(t, s, func(tx integrations.Tx) error { _, err := tx.InitSetting("y", "1"); return err })
+	if v := version(); v == v2 {
+		t.Errorf("a second commit left the version at %s", v2)
+	}
+}
