@@ -39,6 +39,9 @@ type Tx interface {
 
 	CreateUser(u *User) error
 	UpdateUser(u *User) error
+	// DeleteUser removes a user with its tokens and memberships, and reports
+	// whether it existed.
+	DeleteUser(id string) (bool, error)
 	User(id string) (*User, error)
 	UserByEmail(email string) (*User, error)
 

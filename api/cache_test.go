@@ -98,3 +98,30 @@ func twoReplicas(t *testing.T) (*apitest.Env, *apitest.Env) {
 	path := filepath.Join(t.TempDir(), "shared.db")
 	return apitest.New(t, storetest.SQLiteAt(t, path)), apitest.New(t, storetest.SQLiteAt(t, path))
 }
+
+// A deleted user's tokens stop working at once, on every replica, even right
+// after a request put its caller in a replica's cache.
+func TestDeletedUserTokensStopAtOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		a, b := twoReplicas(t)
+		a.Seed(world)
+		b.Expect(200, "GET", "/v1/user", "bob-token", nil)
+		b.Expect(200, "GET", "/v1/spaces/handbook/integrations", "bob-token", nil)
+		a.Expect(205, "DELETE", "/admin/users/bob", apitest.AdminToken, nil)
+		b.Expect(401, "GET", "/v1/user", "bob-token", nil)
+		b.Expect(401, "GET", "/v1/spaces/handbook/integrations", "bob-token", nil)
+		a.Expect(204, "DELETE", "/admin/users/bob", apitest.AdminToken, nil)
+		// Bob is no member any more; alice still is.
+		var members struct{ Items []struct{ ID string } }
+		a.Expect(200, "GET", "/v1/orgs/acme/members", "alice-token", nil).JSON(t, &members)
+		if len(members.Items) != 1 || members.Items[0].ID != "alice" {
+			t.Errorf("members after deleting bob: %+v", members.Items)
+		}
+		a.Expect(403, "DELETE", "/admin/users/carol", "alice-token", nil)
+		a.Expect(200, "GET", "/v1/user", "carol-token", nil)
+		var admin struct{ ID string }
+		a.Expect(200, "GET", "/v1/user", apitest.AdminToken, nil).JSON(t, &admin)
+		a.Expect(409, "DELETE", "/admin/users/"+admin.ID, apitest.AdminToken, nil)
+		a.Expect(400, "DELETE", "/admin/users/a.b", apitest.AdminToken, nil)
+	})
+}

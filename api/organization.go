@@ -97,6 +97,15 @@ func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) adminDeleteUser(w http.ResponseWriter, r *http.Request) error {
+	deleted, err := s.svc.DeleteUser(r.Context(), r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	noContent(w, deleted)
+	return nil
+}
+
 func (s *Server) adminSetMember(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		Role string `json:"role"`

@@ -76,9 +76,13 @@ func (s *Server) routeTable() []Route {
 
 		// The server's own: administration with the admin token, and health.
 		{"POST", "/admin/users", "adminCreateUser", User, s.adminCreateUser},
+		{"DELETE", "/admin/users/{userId}", "adminDeleteUser", User, s.adminDeleteUser},
 		{"PUT", "/admin/orgs/{organizationId}/members/{userId}", "adminSetMember", User, s.adminSetMember},
 		{"GET", "/healthz", "healthz", Public, s.healthz},
-		{"GET", "/app/{rest...}", "appPage", Public, s.appPage},
+		{"GET", "/app/orgs/{organizationId}", "appOrganizationPage", Public, s.appPage},
+		{"GET", "/app/spaces/{spaceId}", "appSpacePage", Public, s.appPage},
+		{"GET", "/app/integrations/{integrationName}", "appIntegrationPage", Public, s.appPage},
+		{"GET", "/app/orgs/{organizationId}/integrations/{integrationName}", "appInstallationPage", Public, s.appPage},
 		{"GET", "/readyz", "readyz", Public, s.readyz},
 	}
 }
@@ -117,24 +121,16 @@ const readyTimeout = 5 * time.Second
 // appPage answers the urls.app links of responses. This server has no web
 // application: the page says so and links to the object in the API.
 func (s *Server) appPage(w http.ResponseWriter, r *http.Request) error {
-	rest := r.PathValue("rest")
-	api := ""
-	parts := strings.Split(rest, "/")
-	switch {
-	case len(parts) == 2 && (parts[0] == "integrations" || parts[0] == "orgs" || parts[0] == "spaces"):
-		api = "/v1/" + rest
-	case len(parts) == 4 && parts[0] == "orgs" && parts[2] == "integrations":
-		api = "/v1/orgs/" + parts[1] + "/integrations/" + parts[3] + "/installation_status"
+	api := "/v1" + strings.TrimPrefix(r.URL.EscapedPath(), "/app")
+	if r.PathValue("organizationId") != "" && r.PathValue("integrationName") != "" {
+		api += "/installation_status"
 	}
+	link := html.EscapeString(s.url(api))
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "default-src 'none'")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	fmt.Fprint(w, `<!doctype html><meta charset="utf-8"><title>integrations server</title>`+
-		`<p>This server speaks GitBook's API for integrations; it has no web application.`)
-	if api != "" {
-		link := html.EscapeString(s.url(api))
-		fmt.Fprintf(w, `<p>This object is in the API at <a href="%s">%s</a> (send an API token as Authorization: Bearer).`, link, link)
-	}
-	fmt.Fprintln(w)
+	fmt.Fprintf(w, `<!doctype html><meta charset="utf-8"><title>integrations server</title>`+
+		`<p>This server speaks GitBook's API for integrations; it has no web application.`+
+		`<p>This object is in the API at <a href="%s">%s</a> (send an API token as Authorization: Bearer).`+"\n", link, link)
 	return nil
 }

@@ -79,6 +79,31 @@ func (s *Service) CreateUser(ctx context.Context, u *integrations.User) (token s
 	return token, err
 }
 
+// DeleteUser deletes a user with its tokens and memberships (admin only): its
+// tokens stop working at once. It reports false when there was no such user.
+// The admin user itself cannot be deleted.
+func (s *Service) DeleteUser(ctx context.Context, id string) (bool, error) {
+	if err := needStaff(caller(ctx)); err != nil {
+		return false, err
+	}
+	if err := checkID("userId", id); err != nil {
+		return false, err
+	}
+	deleted := false
+	err := s.update(ctx, func(tx integrations.Tx) error {
+		admin, err := tx.Setting("admin_user")
+		if err != nil {
+			return err
+		}
+		if id == admin {
+			return integrations.Errorf(integrations.ECONFLICT, "The admin user cannot be deleted.")
+		}
+		deleted, err = tx.DeleteUser(id)
+		return err
+	})
+	return deleted, err
+}
+
 // SetMember adds a user to an organization or changes its role (admin only).
 func (s *Service) SetMember(ctx context.Context, orgID, userID string, role integrations.Role) (*integrations.Member, error) {
 	if err := needStaff(caller(ctx)); err != nil {

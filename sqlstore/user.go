@@ -80,6 +80,10 @@ func (t *tx) UpdateUser(u *integrations.User) error {
 	return nil
 }
 
+func (t *tx) DeleteUser(id string) (bool, error) {
+	return affected(t.exec(`DELETE FROM users WHERE id = ?`, id))
+}
+
 func (t *tx) User(id string) (*integrations.User, error) {
 	u, err := scanUser(t.queryRow(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`, id))
 	return u, notFound(err, "User %q not found.", id)

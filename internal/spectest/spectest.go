@@ -128,6 +128,8 @@ var (
 // Load returns the document, loaded once per process.
 func Load() (*Spec, error) {
 	loadOnce.Do(func() {
+		// HTML pages (the extensions' /app links) are text to the validator.
+		openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 		path, err := Path()
 		if err != nil {
 			loadErr = err
@@ -230,7 +232,11 @@ func (s *Spec) ValidateResponse(method, path, rawQuery string, status int, heade
 	if (status == http.StatusNoContent || status == http.StatusResetContent) && len(body) > 0 {
 		return fmt.Errorf("%s answered %d with a body", op.OperationID, status)
 	}
-	req, _ := http.NewRequest(method, "http://spec.invalid"+path+"?"+rawQuery, nil)
+	u := &url.URL{Scheme: "http", Host: "spec.invalid", Path: path, RawQuery: rawQuery}
+	req, err := http.NewRequest(method, u.String(), nil)
+	if err != nil {
+		return err
+	}
 	in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}}
 	out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: status, Header: header,
