@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -61,7 +63,7 @@ users:
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(svc, Config{PublicURL: "http://x", RateLimit: 0.5, RateBurst: 2}))
+	srv := httptest.NewServer(New(svc, Config{PublicURL: "http://x", RateLimit: 0.5, RateBurst: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	get := func(token string) *http.Response {
 		req, _ := http.NewRequest("GET", srv.URL+"/v1/user", nil)
