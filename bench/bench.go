@@ -21,10 +21,12 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -97,6 +99,9 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 		Command: strings.Join(append([]string{"integrations", "bench"}, args...), " "),
 		Out:     stdout, Log: stderr,
 	}
+	// Interrupted, the run stops its load and its servers before it exits.
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	res, err := Run(ctx, cfg)
 	if err != nil {
 		return err
@@ -130,6 +135,11 @@ type Results struct {
 	Seed        Seed        `json:"seed"`
 	Operations  []Operation `json:"operations"`
 	Events      Events      `json:"events"`
+	// OthersCPUShare is the share of the machine's CPU time that processes
+	// other than the benchmark, the server and the baseline used while the
+	// servers ran (PostgreSQL's included): the figures are only as good as
+	// it is small.
+	OthersCPUShare float64 `json:"othersCpuShare"`
 	// ServerPeakRSS and BaselinePeakRSS are VmHWM at the end, in bytes.
 	ServerPeakRSS   int64 `json:"serverPeakRssBytes"`
 	BaselinePeakRSS int64 `json:"baselinePeakRssBytes"`
@@ -173,6 +183,10 @@ type Operation struct {
 	Baseline *figures `json:"baseline,omitempty"`
 	Ratio    float64  `json:"ratio,omitempty"`
 	P99Ratio float64  `json:"p99Ratio,omitempty"`
+	// CPURatio is the baseline's CPU time per request over the server's:
+	// the ratio of requests/s the two would reach with the machine to
+	// themselves, whatever else ran meanwhile.
+	CPURatio float64 `json:"cpuRatio,omitempty"`
 	// PeakRSS is the server's VmHWM after this operation, in bytes.
 	PeakRSS int64 `json:"serverPeakRssBytes"`
 }
@@ -228,7 +242,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	w := generate(cfg.Scale)
 	res.Seed.GenerateSeconds = time.Since(t).Seconds()
 	res.Rows = w.rows()
-	dbURL, store, cleanup, err := freshDatabase(ctx, cfg.Database, dir)
+	dbURL, store, dbCPU, cleanup, err := freshDatabase(ctx, cfg.Database, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -272,6 +286,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := server.waitReady(ctx, "/readyz"); err != nil {
 		return nil, err
 	}
+	// What the machine does besides this benchmark, from here on.
+	busy0, own0, t0 := busySeconds(), cpuSeconds(os.Getpid())+server.cpu()+dbCPU(), time.Now()
+	var baselineCPU float64
 
 	// The reads, captured for the baseline.
 	reads := w.readOperations(cfg.Requests)
@@ -321,12 +338,13 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 		return op.steps(wires, cfg.Connections)
 	}
-	// profile fetches a CPU profile of the server over span, if asked to.
-	profile := func(op operation, span time.Duration) func() {
+	// profile fetches a CPU profile of the server over span after delay,
+	// if asked to.
+	profile := func(op operation, delay, span time.Duration) func() {
 		if pprofAddr == "" {
 			return func() {}
 		}
-		return cpuProfile(pprofAddr, warmup, span, filepath.Join(cfg.ProfileDir, op.name+".cpu.pprof"), cfg.Log)
+		return cpuProfile(ctx, pprofAddr, delay, span, filepath.Join(cfg.ProfileDir, op.name+".cpu.pprof"), cfg.Log)
 	}
 	// The reads alternate between the server and the baseline in rounds of
 	// about two seconds, so that other work on the machine, which comes and
@@ -336,17 +354,20 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	for _, op := range reads {
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
 		onServer, onBaseline := load(server, op), load(baseline, op)
-		wait := profile(op, 2*cfg.Duration)
+		wait := profile(op, warmup, 2*cfg.Duration)
 		var s, b sample
 		for r := range rounds {
-			w := warmup // the first round warms the caches; later ones only open connections
+			first := warmup // the first round warms the caches; later ones only open connections
 			if r > 0 {
-				w = min(warmup, 100*time.Millisecond)
+				first = min(warmup, 100*time.Millisecond)
 			}
-			s.add(drive(ctx, server.addr, cfg.Connections, w, slice, onServer))
-			b.add(drive(ctx, baseline.addr, cfg.Connections, w, slice, onBaseline))
+			s.add(measure(ctx, server, cfg.Connections, first, slice, onServer))
+			b.add(measure(ctx, baseline, cfg.Connections, first, slice, onBaseline))
 		}
 		wait()
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		o := Operation{Name: op.name, Kind: "read", Unit: "requests", Distinct: len(op.requests), ResponseBytes: sizes[op.name], Server: s.figures()}
 		bf := b.figures()
 		o.Baseline = &bf
@@ -356,10 +377,14 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		if b := o.Baseline; b.P99Ms > 0 {
 			o.P99Ratio = o.Server.P99Ms / b.P99Ms
 		}
+		if b := o.Baseline; o.Server.CPUPerStepUs > 0 {
+			o.CPURatio = b.CPUPerStepUs / o.Server.CPUPerStepUs
+		}
 		o.PeakRSS = server.peakRSS()
 		res.Operations = append(res.Operations, o)
 	}
 	res.BaselinePeakRSS = baseline.peakRSS()
+	baselineCPU = baseline.cpu()
 	err = baseline.stop()
 	baseline = nil
 	if err != nil {
@@ -367,26 +392,40 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 
 	// The writes.
-	write := func(op operation) {
+	write := func(op operation) error {
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
-		wait := profile(op, cfg.Duration)
-		s := drive(ctx, server.addr, cfg.Connections, warmup, cfg.Duration, load(server, op))
+		wait := profile(op, warmup, cfg.Duration)
+		s := measure(ctx, server, cfg.Connections, warmup, cfg.Duration, load(server, op))
 		wait()
 		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: s.figures(), PeakRSS: server.peakRSS()})
+		return ctx.Err()
 	}
-	write(w.tokenOperation(cfg.Requests))
+	if err := write(w.tokenOperation(cfg.Requests)); err != nil {
+		return nil, err
+	}
 	fmt.Fprintf(cfg.Log, "events: delivering %d events to a local receiver...\n", cfg.Events)
-	if res.Events, err = measureEvents(ctx, server.addr, w, cfg.Events); err != nil {
+	// The profile of the delivery covers the time it takes at about 500
+	// events/s, the rate of the first measures.
+	profileEvents := func() func() {
+		return profile(operation{name: "event-delivery"}, 0, max(time.Second, time.Duration(cfg.Events)*2*time.Millisecond))
+	}
+	if res.Events, err = measureEvents(ctx, server.addr, w, cfg.Events, profileEvents); err != nil {
 		return nil, fmt.Errorf("events: %w", err)
 	}
-	write(w.pairOperation(cfg.Connections))
+	if err := write(w.pairOperation(cfg.Connections)); err != nil {
+		return nil, err
+	}
 
 	if pprofAddr != "" {
-		if err := fetch("http://"+pprofAddr+"/debug/pprof/heap", filepath.Join(cfg.ProfileDir, "heap.pprof")); err != nil {
+		if err := fetch(ctx, "http://"+pprofAddr+"/debug/pprof/heap", filepath.Join(cfg.ProfileDir, "heap.pprof")); err != nil {
 			fmt.Fprintf(cfg.Log, "heap profile: %v\n", err)
 		}
 	}
 	res.ServerPeakRSS = server.peakRSS()
+	if wall := time.Since(t0).Seconds(); wall > 0 {
+		others := busySeconds() - busy0 - (cpuSeconds(os.Getpid()) + server.cpu() + baselineCPU + dbCPU() - own0)
+		res.OthersCPUShare = max(0, others/(wall*float64(runtime.NumCPU())))
+	}
 	err = server.stop()
 	server = nil
 	if err != nil {
@@ -397,31 +436,62 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	return res, nil
 }
 
+// measure runs a load on a target and takes the CPU time it spent.
+func measure(ctx context.Context, target *process, connections int, warmup, duration time.Duration, next func(worker, n int) (step, []int)) sample {
+	cpu := target.cpu()
+	s := drive(ctx, target.addr, connections, warmup, duration, next)
+	s.cpu = target.cpu() - cpu
+	return s
+}
+
 // freshDatabase returns the URL of a new, empty database, the name of the
-// store, and a function that removes the database.
-func freshDatabase(ctx context.Context, database, dir string) (dbURL, store string, cleanup func(), err error) {
+// store, a function that returns the CPU time of the database server's
+// processes that serve it (PostgreSQL's backends; 0 for SQLite, which runs
+// in the server), and a function that removes the database.
+func freshDatabase(ctx context.Context, database, dir string) (dbURL, store string, cpu func() float64, cleanup func(), err error) {
 	if database == "" || strings.HasPrefix(database, "sqlite:") {
 		if database != "" {
-			return "", "", nil, errors.New("--database takes a postgres:// URL; SQLite runs in a temporary directory")
+			return "", "", nil, nil, errors.New("--database takes a postgres:// URL; SQLite runs in a temporary directory")
 		}
-		return "sqlite:" + filepath.Join(dir, "bench.db"), "sqlite", func() {}, nil
+		return "sqlite:" + filepath.Join(dir, "bench.db"), "sqlite", func() float64 { return 0 }, func() {}, nil
 	}
 	u, err := url.Parse(database)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", "", nil, fmt.Errorf("--database must be a postgres:// URL")
+		return "", "", nil, nil, fmt.Errorf("--database must be a postgres:// URL")
 	}
 	conn, err := pgx.Connect(ctx, database)
 	if err != nil {
-		return "", "", nil, fmt.Errorf("postgres: %w", err)
+		return "", "", nil, nil, fmt.Errorf("postgres: %w", err)
 	}
 	defer conn.Close(ctx)
 	var version string
 	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&version); err != nil {
-		return "", "", nil, fmt.Errorf("postgres: %w", err)
+		return "", "", nil, nil, fmt.Errorf("postgres: %w", err)
 	}
 	name := "integrations_bench_" + randomHex(8)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		return "", "", nil, fmt.Errorf("postgres: %w", err)
+		return "", "", nil, nil, fmt.Errorf("postgres: %w", err)
+	}
+	// The backends of the database, when PostgreSQL runs on this machine.
+	cpu = func() float64 {
+		conn, err := pgx.Connect(ctx, database)
+		if err != nil {
+			return 0
+		}
+		defer conn.Close(ctx)
+		rows, err := conn.Query(ctx, "SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
+		if err != nil {
+			return 0
+		}
+		pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+		if err != nil {
+			return 0
+		}
+		var total float64
+		for _, pid := range pids {
+			total += cpuSeconds(int(pid))
+		}
+		return total
 	}
 	cleanup = func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -432,7 +502,7 @@ func freshDatabase(ctx context.Context, database, dir string) (dbURL, store stri
 		}
 	}
 	u.Path = "/" + name
-	return u.String(), "postgres " + strings.Fields(version)[0], cleanup, nil
+	return u.String(), "postgres " + strings.Fields(version)[0], cpu, cleanup, nil
 }
 
 // seed loads the dataset through the store's bulk path with a progress bar,
@@ -540,16 +610,19 @@ func capture(ctx context.Context, addr string, requests []request) ([]answer, er
 	return out, firstErr
 }
 
-// cpuProfile fetches a CPU profile of the server over the measured window
-// of an operation's load, in the background; the returned function waits
-// for it.
-func cpuProfile(addr string, warmup, duration time.Duration, path string, log io.Writer) func() {
+// cpuProfile fetches a CPU profile of the server for duration after delay,
+// in the background; the returned function waits for it.
+func cpuProfile(ctx context.Context, addr string, delay, duration time.Duration, path string, log io.Writer) func() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(warmup) // the profile covers the measured window, not the warm-up
+		select { // e.g. the warm-up: the profile covers the measured window
+		case <-time.After(delay):
+		case <-ctx.Done():
+			return
+		}
 		secs := max(1, int(duration.Seconds()))
-		if err := fetch(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), path); err != nil {
+		if err := fetch(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), path); err != nil {
 			fmt.Fprintf(log, "cpu profile: %v\n", err)
 		}
 	}()
@@ -557,8 +630,12 @@ func cpuProfile(addr string, warmup, duration time.Duration, path string, log io
 }
 
 // fetch saves the body of a GET.
-func fetch(url, path string) error {
-	resp, err := http.Get(url)
+func fetch(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -629,19 +706,19 @@ func printTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "machine: %s, %d CPUs, %d MB, %s, %s; load average %.1f before, %.1f after\n",
 		r.Machine.CPU, r.Machine.CPUs, r.Machine.MemoryMB, r.Machine.OS, r.Machine.Go, r.Machine.LoadBefore, r.Machine.LoadAfter)
 	fmt.Fprintf(w, "seeding: %.1fs (%.0f rows/s)\n\n", r.Seed.LoadSeconds, r.Seed.RowsPerSecond)
-	fmt.Fprintf(w, "%-34s %7s %14s %9s %9s %14s %9s %9s %7s %9s %7s %9s\n",
-		"operation", "bytes", "server", "p50", "p99", "baseline", "p50", "p99", "ratio", "p99 ratio", "errors", "peak RSS")
+	fmt.Fprintf(w, "%-34s %7s %14s %9s %9s %9s %14s %9s %9s %9s %7s %9s %9s %7s %9s\n",
+		"operation", "bytes", "server", "p50", "p99", "CPU/step", "baseline", "p50", "p99", "CPU/step", "ratio", "p99 ratio", "CPU ratio", "errors", "peak RSS")
 	for _, o := range r.Operations {
 		rate := fmt.Sprintf("%.0f %s/s", o.Server.Rate, unitAbbrev(o.Unit))
 		size := "-"
 		if o.ResponseBytes > 0 {
 			size = fmt.Sprint(o.ResponseBytes)
 		}
-		line := fmt.Sprintf("%-34s %7s %14s %7.2fms %7.2fms", o.Name, size, rate, o.Server.P50Ms, o.Server.P99Ms)
+		line := fmt.Sprintf("%-34s %7s %14s %7.2fms %7.2fms %7.0fus", o.Name, size, rate, o.Server.P50Ms, o.Server.P99Ms, o.Server.CPUPerStepUs)
 		if b := o.Baseline; b != nil {
-			line += fmt.Sprintf(" %14s %7.2fms %7.2fms %6.2fx %8.2fx", fmt.Sprintf("%.0f req/s", b.Rate), b.P50Ms, b.P99Ms, o.Ratio, o.P99Ratio)
+			line += fmt.Sprintf(" %14s %7.2fms %7.2fms %7.0fus %6.2fx %8.2fx %8.2fx", fmt.Sprintf("%.0f req/s", b.Rate), b.P50Ms, b.P99Ms, b.CPUPerStepUs, o.Ratio, o.P99Ratio, o.CPURatio)
 		} else {
-			line += fmt.Sprintf(" %14s %9s %9s %7s %9s", "-", "-", "-", "-", "-")
+			line += fmt.Sprintf(" %14s %9s %9s %9s %7s %9s %9s", "-", "-", "-", "-", "-", "-", "-")
 		}
 		line += fmt.Sprintf(" %7d %7.0fMB", o.Server.Errors+baselineErrors(o), float64(o.PeakRSS)/(1<<20))
 		fmt.Fprintln(w, line)
@@ -649,7 +726,8 @@ func printTable(w io.Writer, r *Results) {
 	e := r.Events
 	fmt.Fprintf(w, "%-34s %7s %14s   (%d events in %.2fs after %.2fs to create them; %d duplicates)\n",
 		"event delivery", "-", fmt.Sprintf("%.0f ev/s", e.PerSecond), e.Count, e.Seconds, e.CreateSeconds, e.Duplicates)
-	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB\n", float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20))
+	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB; other processes used %.0f%% of the CPU meanwhile\n",
+		float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20), 100*r.OthersCPUShare)
 	for _, o := range r.Operations {
 		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline} {
 			if f != nil && f.FirstError != "" {

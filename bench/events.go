@@ -71,8 +71,9 @@ func eventID(body []byte) string {
 }
 
 // measureEvents creates n events (n/2 enable-then-disable pairs of the
-// events integration) and measures their delivery.
-func measureEvents(ctx context.Context, serverAddr string, w *world, n int) (Events, error) {
+// events integration) and measures their delivery. onRelease, if set, runs
+// when the deliveries may go on, and what it returns once they are done.
+func measureEvents(ctx context.Context, serverAddr string, w *world, n int, onRelease func() func()) (Events, error) {
 	var res Events
 	rc := &receiver{release: make(chan struct{}), done: make(chan struct{}), seen: map[string]bool{}, want: -1}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -186,6 +187,9 @@ func measureEvents(ctx context.Context, serverAddr string, w *world, n int) (Eve
 		close(rc.release)
 	}
 	mu.Unlock()
+	if onRelease != nil {
+		defer onRelease()()
+	}
 
 	select {
 	case <-rc.done:

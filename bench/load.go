@@ -182,6 +182,10 @@ type figures struct {
 	Rate   float64 `json:"rate"`
 	P50Ms  float64 `json:"p50Ms"`
 	P99Ms  float64 `json:"p99Ms"`
+	// CPUPerStepUs is the CPU time the target process spent per step
+	// (request, pair or token), in microseconds: unlike the rate, it does
+	// not depend much on what else runs on the machine.
+	CPUPerStepUs float64 `json:"cpuPerStepUs"`
 	// FirstError describes the first failure, if any.
 	FirstError string `json:"firstError,omitempty"`
 }
@@ -196,6 +200,8 @@ type sample struct {
 	errors     int
 	firstError string
 	window     time.Duration // the measured time
+	done       int           // steps completed, warm-up included
+	cpu        float64       // CPU seconds of the target over the whole run
 }
 
 // add merges another sample of the same load.
@@ -206,6 +212,8 @@ func (s *sample) add(o sample) {
 		s.firstError = o.firstError
 	}
 	s.window += o.window
+	s.done += o.done
+	s.cpu += o.cpu
 }
 
 // figures computes the rate and percentiles of a sample.
@@ -215,6 +223,9 @@ func (s *sample) figures() figures {
 		P50Ms: percentile(s.lat, 0.50), P99Ms: percentile(s.lat, 0.99)}
 	if s.window > 0 {
 		f.Rate = float64(len(s.lat)) / s.window.Seconds()
+	}
+	if s.done > 0 {
+		f.CPUPerStepUs = s.cpu / float64(s.done) * 1e6
 	}
 	return f
 }
@@ -255,6 +266,7 @@ func drive(ctx context.Context, addr string, connections int, warmup, duration t
 					}
 				}
 				done := time.Now()
+				res.done++
 				if t.Before(start) || done.After(end) {
 					continue
 				}

@@ -129,3 +129,52 @@ func (p *process) stop() error {
 		return fmt.Errorf("%s did not exit within 30s of SIGTERM; killed", p.name)
 	}
 }
+
+// clockTicks is the unit of the CPU times of /proc: USER_HZ, 100 on every
+// Linux that Go supports.
+const clockTicks = 100
+
+// cpuSeconds returns the CPU time (user and system) that the process with
+// pid has used, 0 where it is unknown.
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: the fields that
+	// follow it are numbered from the closing one.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseFloat(fields[11], 64)
+	stime, _ := strconv.ParseFloat(fields[12], 64)
+	return (utime + stime) / clockTicks
+}
+
+// busySeconds returns the CPU time that the whole machine has spent busy,
+// summed over its CPUs.
+func busySeconds() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy float64
+	for n, f := range fields[1:] {
+		if n == 3 || n == 4 { // idle, iowait
+			continue
+		}
+		if n > 7 { // guest times are counted in user already
+			break
+		}
+		v, _ := strconv.ParseFloat(f, 64)
+		busy += v
+	}
+	return busy / clockTicks
+}
+
+// cpu returns the CPU time the process has used.
+func (p *process) cpu() float64 { return cpuSeconds(p.cmd.Process.Pid) }

@@ -205,7 +205,6 @@ var Dialect = sqlstore.Dialect{
 	IsForeignKeyViolation: hasCode("23503"),
 	IsRetryable:           hasCode("40001", "40P01"), // serialization_failure, deadlock_detected
 	IsUnavailable:         isUnavailable,
-	CopyFrom:              copyFrom,
 }
 
 // versionQuery reads the current snapshot: the transactions in progress and

@@ -62,27 +62,9 @@ func (db *DB) Load(ctx context.Context, d *integrations.Dataset, progress func(t
 	}()
 	for _, t := range bulkTables(d) {
 		progress(t.name, 0, t.rows)
-		if db.dialect.CopyFrom != nil {
-			err = db.copyTable(ctx, conn, t, progress)
-		} else {
-			err = db.insertTable(ctx, conn, t, progress)
-		}
-		if err != nil {
+		if err := db.insertTable(ctx, conn, t, progress); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// copyTable writes the rows of one table with the dialect's CopyFrom.
-func (db *DB) copyTable(ctx context.Context, conn *sql.Conn, t bulkTable, progress func(string, int, int)) error {
-	for start := 0; start < t.rows; start += bulkTxRows {
-		end := min(start+bulkTxRows, t.rows)
-		values := func(n int, args []any) []any { return t.values(start+n, args) }
-		if err := db.dialect.CopyFrom(ctx, conn, t.name, t.columns, end-start, values); err != nil {
-			return fmt.Errorf("load %s, rows %d to %d: %w", t.name, start, end-1, db.wrap(err))
-		}
-		progress(t.name, end, t.rows)
 	}
 	return nil
 }

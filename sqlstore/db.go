@@ -35,13 +35,9 @@ type Dialect struct {
 	IsRetryable           func(error) bool // a conflict with a concurrent transaction
 	IsUnavailable         func(error) bool // the database cannot be reached
 
-	// For the bulk path (Load), all optional. LoadSettings run on the
-	// loading connection before a load and LoadReset after it, e.g. a
-	// larger page cache. CopyFrom, when set, writes the rows of a table
-	// faster than multi-row INSERT statements, each call in a transaction
-	// of its own (PostgreSQL's COPY).
+	// LoadSettings run on the connection of a bulk load (Load) before it
+	// starts, and LoadReset after it ends, e.g. a larger page cache.
 	LoadSettings, LoadReset []string
-	CopyFrom                func(ctx context.Context, conn *sql.Conn, table string, columns []string, rows int, values func(n int, args []any) []any) error
 }
 
 // DB is a store on a SQL database.
