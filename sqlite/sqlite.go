@@ -11,9 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -70,50 +68,16 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 		read.Close()
 		return nil, err
 	}
-	v := &versioner{db: vdb}
+	v := newVersioner(path, vdb)
+	if _, err := v.dataVersion(ctx); err != nil { // opens the versioner's connection
+		v.close()
+		write.Close()
+		read.Close()
+		return nil, err
+	}
 	db := sqlstore.New(read, write, Dialect)
 	db.SetVersion(v.version, v.close)
 	return db, nil
-}
-
-// versioner reads PRAGMA data_version on one connection that never writes:
-// the value changes whenever another connection, of this process or another,
-// commits. It is a property of the connection, so a new connection starts a
-// new generation: values of different connections never compare equal.
-type versioner struct {
-	db   *sql.DB
-	mu   sync.Mutex
-	conn *sql.Conn
-	gen  int
-}
-
-func (v *versioner) version(ctx context.Context) (string, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.conn == nil {
-		c, err := v.db.Conn(ctx)
-		if err != nil {
-			return "", err
-		}
-		v.conn, v.gen = c, v.gen+1
-	}
-	var n int64
-	if err := v.conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&n); err != nil {
-		v.conn.Close()
-		v.conn = nil
-		return "", err
-	}
-	return strconv.Itoa(v.gen) + "." + strconv.FormatInt(n, 10), nil
-}
-
-func (v *versioner) close() error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.conn != nil {
-		v.conn.Close()
-		v.conn = nil
-	}
-	return v.db.Close()
 }
 
 // parseURL splits sqlite:PATH?synchronous=X into the path and the setting.

@@ -214,3 +214,39 @@ func TestTwoStoresOnOneFile(t *testing.T) {
 		}
 	}
 }
+
+// The version comes from the WAL-index header, read without a query, and it
+// follows the commits of other processes' connections as well as this one's.
+func TestVersionReadsTheWALIndexHeader(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v.db")
+	a := storetest.SQLiteAt(t, path)
+	b := storetest.SQLiteAt(t, path) // stands for another process
+	version := func(s integrations.Store) string {
+		v, err := s.Version(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(v, "w") {
+			t.Fatalf("version %q does not come from the WAL-index header", v)
+		}
+		return v
+	}
+	seen := map[string]bool{version(a): true}
+	for i := 0; i < 20; i++ {
+		writer := []integrations.Store{a, b}[i%2]
+		if err := writer.Update(t.Context(), func(tx integrations.Tx) error {
+			_, err := tx.InitSetting(fmt.Sprint("k", i), "v")
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		va, vb := version(a), version(b)
+		if va != vb {
+			t.Fatalf("two connections to one file disagree: %s and %s", va, vb)
+		}
+		if seen[va] {
+			t.Fatalf("commit %d left the version at a value seen before: %s", i, va)
+		}
+		seen[va] = true
+	}
+}

@@ -43,6 +43,8 @@ type Dialect struct {
 // DB is a store on a SQL database.
 type DB struct {
 	read, write *sql.DB
+	readStmts   *statements
+	writeStmts  *statements
 	version     func(context.Context) (string, error) // Version, if not VersionQuery on read
 	closers     []func() error
 	dialect     Dialect
@@ -53,7 +55,12 @@ type DB struct {
 // New returns a store that reads through read and writes through write, which
 // may be the same handle.
 func New(read, write *sql.DB, d Dialect) *DB {
-	return &DB{read: read, write: write, dialect: d, Now: time.Now}
+	db := &DB{read: read, write: write, dialect: d, Now: time.Now, readStmts: newStatements(read)}
+	db.writeStmts = db.readStmts
+	if write != read {
+		db.writeStmts = newStatements(write)
+	}
+	return db
 }
 
 // SetVersion replaces how Version is read; close runs when the store closes.
@@ -79,6 +86,8 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 
 // Close closes the database handles.
 func (db *DB) Close() error {
+	db.readStmts.close()
+	db.writeStmts.close()
 	err := db.read.Close()
 	if db.write != db.read {
 		err = errors.Join(err, db.write.Close())
@@ -99,7 +108,7 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // View runs fn in a read-only transaction.
 func (db *DB) View(ctx context.Context, fn func(integrations.Tx) error) error {
-	err := db.run(ctx, db.read, db.dialect.ReadTx, fn)
+	err := db.run(ctx, db.read, db.readStmts, db.dialect.ReadTx, fn)
 	var r *retryable
 	if errors.As(err, &r) {
 		return db.wrap(r.err)
@@ -116,7 +125,7 @@ const maxAttempts = 50
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
 	retriedUnique := false
 	for attempt := 1; ; attempt++ {
-		err := db.run(ctx, db.write, db.dialect.WriteTx, fn)
+		err := db.run(ctx, db.write, db.writeStmts, db.dialect.WriteTx, fn)
 		var u *uniqueViolation
 		if errors.As(err, &u) {
 			err = u.err
@@ -170,7 +179,7 @@ type retryable struct{ err error }
 
 func (r *retryable) Error() string { return r.err.Error() }
 
-func (db *DB) run(ctx context.Context, h *sql.DB, opts sql.TxOptions, fn func(integrations.Tx) error) (err error) {
+func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.TxOptions, fn func(integrations.Tx) error) (err error) {
 	sqlTx, err := h.BeginTx(ctx, &opts)
 	if err != nil {
 		return db.classify(err)
@@ -184,7 +193,7 @@ func (db *DB) run(ctx context.Context, h *sql.DB, opts sql.TxOptions, fn func(in
 			sqlTx.Rollback()
 		}
 	}()
-	t := &tx{ctx: ctx, tx: sqlTx, db: db, now: db.Now().UTC().Truncate(time.Microsecond)}
+	t := &tx{ctx: ctx, tx: sqlTx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond)}
 	err = fn(t)
 	done = true
 	if err != nil {
@@ -239,6 +248,7 @@ type tx struct {
 	ctx    context.Context
 	tx     *sql.Tx
 	db     *DB
+	stmts  *statements
 	now    time.Time
 	unique bool // a statement ran into a unique violation
 }
@@ -249,21 +259,33 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
-	return t.tx.ExecContext(t.ctx, t.db.dialect.Placeholders(query), args...)
+	q := t.db.dialect.Placeholders(query)
+	if st := t.stmts.get(q); st != nil {
+		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	}
+	return t.tx.ExecContext(t.ctx, q, args...)
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
-	return t.tx.QueryContext(t.ctx, t.db.dialect.Placeholders(query), args...)
+	q := t.db.dialect.Placeholders(query)
+	if st := t.stmts.get(q); st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	}
+	return t.tx.QueryContext(t.ctx, q, args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) scanner {
 	if err := checkText(args); err != nil {
 		return errRow{err}
 	}
-	return t.tx.QueryRowContext(t.ctx, t.db.dialect.Placeholders(query), args...)
+	q := t.db.dialect.Placeholders(query)
+	if st := t.stmts.get(q); st != nil {
+		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	}
+	return t.tx.QueryRowContext(t.ctx, q, args...)
 }
 
 // checkText refuses text that PostgreSQL cannot hold, NUL characters and
