@@ -300,8 +300,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if route == "" {
 			route = "unmatched"
 		}
-		s.log.Info("request", "method", r.Method, "route", route, "status", sw.code(),
-			"duration_ms", float64(time.Since(start).Microseconds())/1000, "bytes", sw.bytes, "request_id", id)
+		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
+			slog.Int("status", sw.code()), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int("bytes", sw.bytes), slog.String("request_id", id))
 	}()
 	if !cleanPath(r.URL.Path) {
 		s.writeError(sw, r, integrations.Errorf(integrations.ENOTFOUND, "No route for %s %s.", r.Method, r.URL.Path))

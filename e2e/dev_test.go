@@ -83,7 +83,12 @@ func TestGitBookDev(t *testing.T) {
 
 	t.Run("gitbook dev turns development mode on with its tunnel", func(t *testing.T) {
 		put := regexp.MustCompile(`"method":"PUT","route":"PUT /v1/integrations/\{integrationName\}/dev","status":204`)
-		if n := len(put.FindAllString(s.Stderr(), -1)); n != 1 {
+		// The server writes its logs out every 100 ms: wait for the line.
+		n := 0
+		for deadline := time.Now().Add(5 * time.Second); n == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			n = len(put.FindAllString(s.Stderr(), -1))
+		}
+		if n != 1 {
 			t.Errorf("the server logged %d answers 204 to PUT /v1/integrations/{integrationName}/dev, want 1", n)
 		}
 		var settings struct {

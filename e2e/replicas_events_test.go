@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"integrations/internal/storetest"
 )
@@ -57,8 +58,15 @@ func TestReplicasDeliverEachEventOnce(t *testing.T) {
 		}
 	}
 
-	// Each replica logs every attempt it makes: together, one per event.
-	deliveries := []int{strings.Count(a.Stderr(), `"msg":"event delivery"`), strings.Count(b.Stderr(), `"msg":"event delivery"`)}
+	// Each replica logs every attempt it makes: together, one per event. The
+	// servers write their logs out every 100 ms: wait for the last lines.
+	count := func() []int {
+		return []int{strings.Count(a.Stderr(), `"msg":"event delivery"`), strings.Count(b.Stderr(), `"msg":"event delivery"`)}
+	}
+	deliveries := count()
+	for deadline := time.Now().Add(5 * time.Second); deliveries[0]+deliveries[1] < len(events) && time.Now().Before(deadline); deliveries = count() {
+		time.Sleep(20 * time.Millisecond)
+	}
 	if deliveries[0]+deliveries[1] != len(events) {
 		t.Errorf("the replicas logged %v attempts, %d in all, want %d", deliveries, deliveries[0]+deliveries[1], len(events))
 	}

@@ -6,6 +6,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -19,6 +20,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -143,7 +145,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
-	logger := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	logs := newLogWriter(stderr, 100*time.Millisecond)
+	defer logs.Close()
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
 	if pprofAddr != "" {
 		go servePprof(pprofAddr, logger)
 	}
@@ -307,5 +311,53 @@ func seed(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stderr, "Seeded %s: %d users, %d organizations, %d spaces, %d integrations, %d installations.\n",
 		fs.Arg(0), len(f.Users), len(f.Organizations), len(f.Spaces), len(f.Integrations), len(f.Installations))
+	return nil
+}
+
+// logWriter buffers log lines and writes them out every interval (and when
+// the buffer fills, and on Close), so that the log line of a request costs
+// no system call of its own.
+type logWriter struct {
+	mu   sync.Mutex
+	buf  *bufio.Writer
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newLogWriter(w io.Writer, every time.Duration) *logWriter {
+	l := &logWriter{buf: bufio.NewWriterSize(w, 64<<10), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				l.flush()
+			case <-l.stop:
+				return
+			}
+		}
+	}()
+	return l
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logWriter) flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.buf.Flush()
+}
+
+// Close writes out what is buffered and stops the writer.
+func (l *logWriter) Close() error {
+	close(l.stop)
+	<-l.done
+	l.flush()
 	return nil
 }

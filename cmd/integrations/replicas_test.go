@@ -589,6 +589,10 @@ func TestDatabaseOutage(t *testing.T) {
 		serving("after the lock is released")
 	})
 	for _, s := range servers {
+		// The server writes its logs out every 100 ms.
+		for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.Stderr(), "database unavailable") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if !strings.Contains(s.Stderr(), "database unavailable") {
 			t.Errorf("%s logged no unavailable database:\n%s", s.URL, s.Stderr())
 		}
