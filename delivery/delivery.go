@@ -154,25 +154,29 @@ func (d *Dispatcher) Run(ctx context.Context) {
 		// Claim only what free workers can take, so that no lease runs out
 		// while its event waits for a worker.
 		free := d.cfg.Workers - len(sem)
-		var events []*integrations.Event
+		var jobs []*service.Job
 		if free > 0 {
 			var err error
-			events, err = d.svc.ClaimEvents(ctx, d.id, free, d.cfg.Lease)
+			jobs, err = d.svc.ClaimJobs(ctx, d.id, free, d.cfg.Lease)
 			if err != nil && ctx.Err() == nil {
 				d.cfg.Logger.Error("claim events", "error", err)
 			}
 		}
-		for _, e := range events {
+		for _, job := range jobs {
+			if job.Settled {
+				d.logAttempt(job.Event, job.Event.Attempts+1, integrations.EventFailed, "", 0, "not delivered: "+job.Why, 0)
+				continue
+			}
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
 				defer func() { <-sem; wg.Done(); d.Wake() }()
 				// A delivery started before shutdown runs to its end: its
 				// outcome must be recorded, or it would be sent again.
-				d.deliver(context.WithoutCancel(ctx), e)
+				d.deliver(context.WithoutCancel(ctx), job)
 			}()
 		}
-		if len(events) == free && free > 0 {
+		if len(jobs) == free && free > 0 {
 			continue // there may be more
 		}
 		select {
@@ -198,20 +202,12 @@ const (
 )
 
 // deliver makes one attempt and records it.
-func (d *Dispatcher) deliver(ctx context.Context, e *integrations.Event) {
+func (d *Dispatcher) deliver(ctx context.Context, job *service.Job) {
+	e := job.Event
 	start := time.Now()
-	attempt := &integrations.EventAttempt{EventID: e.ID, Attempt: e.Attempts + 1, At: start}
-	result := final
-	job, err := d.svc.PrepareDelivery(ctx, e)
-	switch {
-	case err != nil:
-		attempt.Error, result = "preparing the delivery failed: "+err.Error(), retry
-	case job.URL == "":
-		attempt.Error = "not delivered: " + job.Why
-	default:
-		attempt.Target = job.URL
-		result, attempt.StatusCode, attempt.Error = d.send(ctx, job)
-	}
+	attempt := &integrations.EventAttempt{EventID: e.ID, Attempt: e.Attempts + 1, At: start, Target: job.URL}
+	var result outcome
+	result, attempt.StatusCode, attempt.Error = d.send(ctx, job)
 	attempt.Duration = time.Since(start)
 	attempt.Error = integrations.TruncateAttemptError(attempt.Error)
 
@@ -234,9 +230,13 @@ func (d *Dispatcher) deliver(ctx context.Context, e *integrations.Event) {
 	if !held {
 		d.cfg.Logger.Warn("event lease lost during delivery; another worker owns it now", "event", e.ID)
 	}
-	d.cfg.Logger.Info("event delivery", "event", e.ID, "type", e.Type, "attempt", attempt.Attempt, "status", next.Status,
-		"target", redactURL(attempt.Target), "http_status", attempt.StatusCode, "error", attempt.Error,
-		"duration_ms", float64(attempt.Duration.Microseconds())/1000)
+	d.logAttempt(e, attempt.Attempt, next.Status, attempt.Target, attempt.StatusCode, attempt.Error, attempt.Duration)
+}
+
+// logAttempt logs one line per attempt.
+func (d *Dispatcher) logAttempt(e *integrations.Event, attempt int, status integrations.EventStatus, target string, code int, errText string, took time.Duration) {
+	d.cfg.Logger.Info("event delivery", "event", e.ID, "type", e.Type, "attempt", attempt, "status", status,
+		"target", redactURL(target), "http_status", code, "error", errText, "duration_ms", float64(took.Microseconds())/1000)
 }
 
 // backoff returns the delay before attempt n+1: exponential, capped, with

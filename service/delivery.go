@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"sync"
 	"time"
 
 	"integrations"
@@ -12,17 +13,6 @@ import (
 
 // The operations of the event dispatcher (package delivery). They act as the
 // server itself: no caller, no access rules.
-
-// ClaimEvents leases up to n due events to a worker for lease.
-func (s *Service) ClaimEvents(ctx context.Context, worker string, n int, lease time.Duration) ([]*integrations.Event, error) {
-	var out []*integrations.Event
-	err := s.update(ctx, func(tx integrations.Tx) error {
-		var err error
-		out, err = tx.ClaimEvents(worker, n, tx.Now(), tx.Now().Add(lease))
-		return err
-	})
-	return out, err
-}
 
 // Job is everything needed to deliver one event.
 type Job struct {
@@ -43,6 +33,10 @@ type Job struct {
 	// Tokens and signing secrets for the runtime's environment.
 	IntegrationToken, InstallationToken string
 	SigningSecrets                      SigningSecrets
+
+	// Settled is set when the event had nowhere to go: ClaimJobs recorded
+	// its attempt and failure already.
+	Settled bool
 }
 
 // SigningSecrets are the runtime's signingSecrets.
@@ -53,75 +47,161 @@ type SigningSecrets struct {
 // DeliveryTokenTTL is how long the tokens given to a delivered event last.
 const DeliveryTokenTTL = time.Hour
 
-// PrepareDelivery decides where an event goes and gathers its environment:
-// the integration, its installation and space installation as they are now,
-// and fresh tokens with which the receiver calls the API back.
-func (s *Service) PrepareDelivery(ctx context.Context, e *integrations.Event) (*Job, error) {
-	job := &Job{Event: e}
+// ClaimJobs leases up to n due events to a worker for lease and prepares
+// their delivery, all in one transaction: where each goes, and its
+// environment — the integration, its installation and space installation as
+// they are now, and tokens with which the receiver calls the API back. An
+// event with nowhere to go is recorded as failed at once (Job.Settled).
+func (s *Service) ClaimJobs(ctx context.Context, worker string, n int, lease time.Duration) ([]*Job, error) {
+	var jobs []*Job
+	var minted []mintedToken
 	err := s.update(ctx, func(tx integrations.Tx) error {
-		*job = Job{Event: e}
-		i, err := tx.IntegrationByID(e.IntegrationID)
-		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
-			job.Why = "the integration was unpublished"
-			return nil
-		} else if err != nil {
-			return err
-		}
-		job.Integration = Integration{Integration: i}
-		job.Secrets = i.Secrets
-		d, err := tx.InitDelivery(i.ID, newSigningSecret())
+		jobs, minted = nil, nil
+		events, err := tx.ClaimEvents(worker, n, tx.Now(), tx.Now().Add(lease))
 		if err != nil {
 			return err
 		}
-		switch {
-		case d.TunnelURL != "" && (d.TunnelAll || e.OrganizationID == i.OrganizationID || e.OrganizationID == ""):
-			job.URL, job.Format, job.Tunnel = d.TunnelURL, integrations.FormatRuntime, true
-		case d.URL != "":
-			job.URL, job.Format = d.URL, d.Format
-		default:
-			job.Why = "integration " + i.Name + " has no development tunnel for this organization and no event URL"
-			return nil
+		for _, e := range events {
+			job, err := s.prepare(tx, e, &minted)
+			if err != nil {
+				return err
+			}
+			if job.URL == "" {
+				next := *e
+				next.Attempts++
+				next.Status = integrations.EventFailed
+				a := &integrations.EventAttempt{EventID: e.ID, Attempt: next.Attempts, At: tx.Now(), Error: "not delivered: " + job.Why}
+				if _, err := tx.RecordAttempt(&next, a, worker); err != nil {
+					return err
+				}
+				job.Settled = true
+			}
+			jobs = append(jobs, job)
 		}
-		job.SigningSecrets.Integration = d.SigningSecret
-		if job.IntegrationToken, err = mintToken(tx, integrations.TokenIntegration, i.ID, ""); err != nil {
-			return err
-		}
-		if e.InstallationID == "" {
-			return nil
-		}
-		in, err := tx.Installation(e.InstallationID)
-		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
-			return nil // uninstalled since: the event says so itself
-		} else if err != nil {
-			return err
-		}
-		job.Installation = &Installation{Installation: in}
-		job.SigningSecrets.Installation = derive(d.SigningSecret, "installation:"+in.ID)
-		if job.InstallationToken, err = mintToken(tx, integrations.TokenInstallation, i.ID, in.ID); err != nil {
-			return err
-		}
-		if e.SpaceID == "" {
-			return nil
-		}
-		si, err := tx.SpaceInstallation(in.ID, e.SpaceID)
-		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		job.SpaceInstallation = &SpaceInstallation{SpaceInstallation: si}
-		job.SigningSecrets.SpaceInstallation = derive(d.SigningSecret, "space:"+in.ID+"/"+si.SpaceID)
 		return nil
 	})
-	return job, err
+	if err == nil {
+		s.tokens.add(minted)
+	}
+	return jobs, err
 }
 
-// mintToken creates a token for a delivery.
-func mintToken(tx integrations.Tx, kind integrations.TokenKind, integrationID, installationID string) (string, error) {
+// prepare decides where an event goes and gathers its environment.
+func (s *Service) prepare(tx integrations.Tx, e *integrations.Event, minted *[]mintedToken) (*Job, error) {
+	job := &Job{Event: e}
+	i, err := tx.IntegrationByID(e.IntegrationID)
+	if integrations.ErrorCode(err) == integrations.ENOTFOUND {
+		job.Why = "the integration was unpublished"
+		return job, nil
+	} else if err != nil {
+		return nil, err
+	}
+	job.Integration = Integration{Integration: i}
+	job.Secrets = i.Secrets
+	d, err := tx.InitDelivery(i.ID, newSigningSecret())
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case d.TunnelURL != "" && (d.TunnelAll || e.OrganizationID == i.OrganizationID || e.OrganizationID == ""):
+		job.URL, job.Format, job.Tunnel = d.TunnelURL, integrations.FormatRuntime, true
+	case d.URL != "":
+		job.URL, job.Format = d.URL, d.Format
+	default:
+		job.Why = "integration " + i.Name + " has no development tunnel for this organization and no event URL"
+		return job, nil
+	}
+	job.SigningSecrets.Integration = d.SigningSecret
+	if job.IntegrationToken, err = s.deliveryToken(tx, integrations.TokenIntegration, i.ID, "", minted); err != nil {
+		return nil, err
+	}
+	if e.InstallationID == "" {
+		return job, nil
+	}
+	in, err := tx.Installation(e.InstallationID)
+	if integrations.ErrorCode(err) == integrations.ENOTFOUND {
+		return job, nil // uninstalled since: the event says so itself
+	} else if err != nil {
+		return nil, err
+	}
+	job.Installation = &Installation{Installation: in}
+	job.SigningSecrets.Installation = derive(d.SigningSecret, "installation:"+in.ID)
+	if job.InstallationToken, err = s.deliveryToken(tx, integrations.TokenInstallation, i.ID, in.ID, minted); err != nil {
+		return nil, err
+	}
+	if e.SpaceID == "" {
+		return job, nil
+	}
+	si, err := tx.SpaceInstallation(in.ID, e.SpaceID)
+	if integrations.ErrorCode(err) == integrations.ENOTFOUND {
+		return job, nil
+	} else if err != nil {
+		return nil, err
+	}
+	job.SpaceInstallation = &SpaceInstallation{SpaceInstallation: si}
+	job.SigningSecrets.SpaceInstallation = derive(d.SigningSecret, "space:"+in.ID+"/"+si.SpaceID)
+	return job, nil
+}
+
+// deliveryToken returns a token for the environment of a delivery: one this
+// process minted earlier for the same integration and installation while it
+// has at least half of its life left, or a new one, noted in minted.
+func (s *Service) deliveryToken(tx integrations.Tx, kind integrations.TokenKind, integrationID, installationID string, minted *[]mintedToken) (string, error) {
+	key := integrationID + "/" + installationID
+	if secret := s.tokens.get(key, tx.Now().Add(DeliveryTokenTTL/2)); secret != "" {
+		return secret, nil
+	}
+	for _, m := range *minted {
+		if m.key == key {
+			return m.secret, nil
+		}
+	}
 	secret := integrations.NewTokenSecret(kind)
+	expires := tx.Now().Add(DeliveryTokenTTL)
 	err := tx.CreateToken(&integrations.Token{Hash: integrations.HashToken(secret), Kind: kind, IntegrationID: integrationID,
-		InstallationID: installationID, ExpiresAt: tx.Now().Add(DeliveryTokenTTL), CreatedAt: tx.Now()})
+		InstallationID: installationID, ExpiresAt: expires, CreatedAt: tx.Now()})
+	*minted = append(*minted, mintedToken{key, secret, expires})
 	return secret, err
+}
+
+// mintedToken is a delivery token, kept for reuse by later deliveries.
+type mintedToken struct {
+	key     string // integration/installation
+	secret  string
+	expires time.Time
+}
+
+// tokenCache keeps the delivery tokens this process minted. They live in the
+// database like any token: deleting their installation or integration
+// deletes them, and no event of a deleted installation gets its token.
+type tokenCache struct {
+	mu     sync.Mutex
+	tokens map[string]mintedToken
+}
+
+// get returns the token of key if it stays valid until at least until.
+func (c *tokenCache) get(key string, until time.Time) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if m, ok := c.tokens[key]; ok && m.expires.After(until) {
+		return m.secret
+	}
+	return ""
+}
+
+// add keeps the tokens that a committed transaction minted.
+func (c *tokenCache) add(minted []mintedToken) {
+	if len(minted) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tokens == nil || len(c.tokens) > 100_000 {
+		c.tokens = map[string]mintedToken{}
+	}
+	for _, m := range minted {
+		c.tokens[m.key] = m
+	}
 }
 
 // derive returns a secret derived from the integration's signing secret, so

@@ -23,6 +23,7 @@ type Service struct {
 	store   integrations.Store
 	pageKey []byte // signs page tokens; shared by every replica through the database
 	onEvent func() // called after a transaction that emitted events commits
+	tokens  tokenCache
 }
 
 // OnEvent registers a function called after each committed change that
