@@ -1,10 +1,15 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"integrations/internal/apitest"
 	"integrations/internal/storetest"
@@ -63,4 +68,52 @@ func BenchmarkEnableDisable(b *testing.B) {
 		do("POST", "/v1/integrations/slack/installations/slack-acme/spaces", `{"space":"blog"}`, 201)
 		do("DELETE", "/v1/integrations/slack/installations/slack-acme/spaces/blog", "", 205)
 	}
+}
+
+// BenchmarkEnableDisableParallel measures enable-then-disable pairs sent by
+// 64 callers at once, each on a space of its own, as the load of the bench
+// command does: concurrent writes, and what they cost in CPU time.
+//
+//	go test -run '^$' -bench EnableDisableParallel ./api/
+func BenchmarkEnableDisableParallel(b *testing.B) {
+	e := apitest.New(b, storetest.SQLite(b))
+	e.Seed(world)
+	var spaces strings.Builder
+	spaces.WriteString("spaces:\n")
+	const callers = 64
+	for n := range callers {
+		fmt.Fprintf(&spaces, "  - {id: bench-%d, organization: acme, title: Bench %d}\n", n, n)
+	}
+	e.Seed(spaces.String())
+	do := func(method, path, body string, want int) {
+		req := httptest.NewRequest(method, path, nil)
+		if body != "" {
+			req = httptest.NewRequest(method, path, strings.NewReader(body))
+		}
+		req.Header.Set("Authorization", "Bearer alice-token")
+		w := httptest.NewRecorder()
+		e.API.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
+		}
+	}
+	var next atomic.Int32
+	cpu := cpuTime()
+	b.SetParallelism(callers / runtime.GOMAXPROCS(0))
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		space := fmt.Sprintf("bench-%d", next.Add(1)-1)
+		for pb.Next() {
+			do("POST", "/v1/integrations/slack/installations/slack-acme/spaces", `{"space":"`+space+`"}`, 201)
+			do("DELETE", "/v1/integrations/slack/installations/slack-acme/spaces/"+space, "", 205)
+		}
+	})
+	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/pair")
+}
+
+// cpuTime returns the CPU time this process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

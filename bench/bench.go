@@ -59,6 +59,9 @@ type Config struct {
 	// ProfileDir, when set, receives CPU profiles of the server under each
 	// operation's load, and a heap profile at the end.
 	ProfileDir string
+	// Only, when not empty, names the operations to run ("event-delivery"
+	// for the delivery measure); the others are skipped.
+	Only []string
 	// Command is the command line, for the results.
 	Command string
 	// Out receives the results table; Log the progress.
@@ -80,6 +83,7 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 	logLevel := fs.String("server-log-level", "info", "the server's --log-level (info logs every request, as serve does by default)")
 	serverArgs := fs.String("server-args", "", "more flags of serve, separated by spaces (e.g. \"--cache-bytes -1\")")
 	profiles := fs.String("pprof", "", "directory for CPU profiles of the server under each operation, and a heap profile")
+	only := fs.String("only", "", "run only these operations, comma-separated (e.g. enable-disable-pair,event-delivery)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +100,7 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 	cfg := Config{
 		Binary: binary, Database: *database, Scale: sc, Duration: *duration, Connections: *connections,
 		Requests: *requests, Events: *events, ServerLogLevel: *logLevel, ServerArgs: strings.Fields(*serverArgs), ProfileDir: *profiles,
+		Only:    splitList(*only),
 		Command: strings.Join(append([]string{"integrations", "bench"}, args...), " "),
 		Out:     stdout, Log: stderr,
 	}
@@ -291,7 +296,12 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	var baselineCPU float64
 
 	// The reads, captured for the baseline.
-	reads := w.readOperations(cfg.Requests)
+	var reads []operation
+	for _, op := range w.readOperations(cfg.Requests) {
+		if cfg.runs(op.name) {
+			reads = append(reads, op)
+		}
+	}
 	fmt.Fprintf(cfg.Log, "capturing the server's answers to %d requests for the baseline...\n", len(reads)*cfg.Requests)
 	var answers []answer
 	sizes := map[string]int{}
@@ -393,6 +403,9 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 
 	// The writes.
 	write := func(op operation) error {
+		if !cfg.runs(op.name) {
+			return nil
+		}
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
 		wait := profile(op, warmup, cfg.Duration)
 		s := measure(ctx, server, cfg.Connections, warmup, cfg.Duration, load(server, op))
@@ -403,14 +416,16 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := write(w.tokenOperation(cfg.Requests)); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(cfg.Log, "events: delivering %d events to a local receiver...\n", cfg.Events)
 	// The profile of the delivery covers the time it takes at about 500
 	// events/s, the rate of the first measures.
 	profileEvents := func() func() {
 		return profile(operation{name: "event-delivery"}, 0, max(time.Second, time.Duration(cfg.Events)*2*time.Millisecond))
 	}
-	if res.Events, err = measureEvents(ctx, server.addr, w, cfg.Events, profileEvents); err != nil {
-		return nil, fmt.Errorf("events: %w", err)
+	if cfg.runs("event-delivery") {
+		fmt.Fprintf(cfg.Log, "events: delivering %d events to a local receiver...\n", cfg.Events)
+		if res.Events, err = measureEvents(ctx, server.addr, w, cfg.Events, profileEvents); err != nil {
+			return nil, fmt.Errorf("events: %w", err)
+		}
 	}
 	if err := write(w.pairOperation(cfg.Connections)); err != nil {
 		return nil, err
@@ -422,6 +437,10 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 	}
 	res.ServerPeakRSS = server.peakRSS()
+	// Failed requests are explained in the server's log.
+	for _, line := range server.errors(5) {
+		fmt.Fprintf(cfg.Log, "server error: %s\n", line)
+	}
 	if wall := time.Since(t0).Seconds(); wall > 0 {
 		others := busySeconds() - busy0 - (cpuSeconds(os.Getpid()) + server.cpu() + baselineCPU + dbCPU() - own0)
 		res.OthersCPUShare = max(0, others/(wall*float64(runtime.NumCPU())))
@@ -434,6 +453,30 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	res.Machine.LoadAfter = loadAverage()
 	printTable(cfg.Out, res)
 	return res, nil
+}
+
+// runs reports whether the run includes an operation.
+func (cfg *Config) runs(name string) bool {
+	if len(cfg.Only) == 0 {
+		return true
+	}
+	for _, n := range cfg.Only {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// splitList splits a comma-separated list, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // measure runs a load on a target and takes the CPU time it spent.

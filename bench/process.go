@@ -98,6 +98,18 @@ func (p *process) output() string {
 	return string(b)
 }
 
+// errors returns up to n lines of the process's output that log an error.
+func (p *process) errors(n int) []string {
+	b, _ := os.ReadFile(p.log.Name())
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, `"level":"ERROR"`) && len(out) < n {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
 // peakRSS returns the process's peak resident memory (VmHWM), in bytes.
 func (p *process) peakRSS() int64 {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))

@@ -40,7 +40,9 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 	}
 	// One connection writes, with transactions that take the write lock when
 	// they begin, so that writers queue instead of failing with SQLITE_BUSY.
-	write, err := sql.Open("sqlite", dsn("&_txlock=immediate"))
+	// It never checkpoints: the checkpointer does, in the background. The
+	// WAL is truncated to 64 MiB when it starts over.
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)"))
 	if err != nil {
 		return nil, err
 	}
@@ -75,8 +77,16 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 		read.Close()
 		return nil, err
 	}
+	cdb, err := sql.Open("sqlite", dsn(""))
+	if err != nil {
+		v.close()
+		write.Close()
+		read.Close()
+		return nil, err
+	}
 	db := sqlstore.New(read, write, Dialect)
 	db.SetVersion(v.version, v.close)
+	db.OnClose(newCheckpointer(cdb).close)
 	return db, nil
 }
 
@@ -128,6 +138,8 @@ var Dialect = sqlstore.Dialect{
 	IsForeignKeyViolation: hasCode(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
 	IsRetryable:           hasCode(sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED),
 	IsUnavailable:         hasCode(sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL),
+	// One connection writes: concurrent writes share commits.
+	BatchWrites: true,
 	// A bulk load inserts into indexes at random places: a page cache that
 	// holds them saves rereading pages, and statement journals in memory
 	// save writing the pages that each multi-row INSERT changes to a

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"integrations"
 	"integrations/internal/storetest"
@@ -248,5 +249,33 @@ func TestVersionReadsTheWALIndexHeader(t *testing.T) {
 			t.Fatalf("commit %d left the version at a value seen before: %s", i, va)
 		}
 		seen[va] = true
+	}
+}
+
+// TestCheckpointsInTheBackground checks that the pages written to the WAL
+// reach the database file while the store is open, although the writer
+// never checkpoints: the checkpointer copies them in the background.
+func TestCheckpointsInTheBackground(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.db")
+	db, err := sqlite.Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	before := size()
+	for n := range 200 {
+		createUser(t, db, fmt.Sprintf("user-%d-%s", n, strings.Repeat("x", 80)))
+	}
+	for deadline := time.Now().Add(10 * time.Second); size() <= before; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file stayed at %d bytes: nothing was checkpointed", before)
+		}
 	}
 }

@@ -35,6 +35,11 @@ type Dialect struct {
 	IsRetryable           func(error) bool // a conflict with a concurrent transaction
 	IsUnavailable         func(error) bool // the database cannot be reached
 
+	// BatchWrites runs concurrent write transactions in batches that share
+	// one commit (group commit): for a database with one writer, where they
+	// would wait for each other anyway.
+	BatchWrites bool
+
 	// LoadSettings run on the connection of a bulk load (Load) before it
 	// starts, and LoadReset after it ends, e.g. a larger page cache.
 	LoadSettings, LoadReset []string
@@ -48,6 +53,7 @@ type DB struct {
 	version     func(context.Context) (string, error) // Version, if not VersionQuery on read
 	closers     []func() error
 	dialect     Dialect
+	batch       *batcher // nil unless the dialect batches writes
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -60,12 +66,20 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if write != read {
 		db.writeStmts = newStatements(write)
 	}
+	if d.BatchWrites {
+		db.batch = newBatcher(db)
+	}
 	return db
 }
 
 // SetVersion replaces how Version is read; close runs when the store closes.
 func (db *DB) SetVersion(version func(context.Context) (string, error), close func() error) {
 	db.version = version
+	db.closers = append(db.closers, close)
+}
+
+// OnClose adds a function that Close runs after it closed the database handles.
+func (db *DB) OnClose(close func() error) {
 	db.closers = append(db.closers, close)
 }
 
@@ -86,6 +100,9 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 
 // Close closes the database handles.
 func (db *DB) Close() error {
+	if db.batch != nil {
+		db.batch.close()
+	}
 	db.readStmts.close()
 	db.writeStmts.close()
 	err := db.read.Close()
@@ -125,7 +142,7 @@ const maxAttempts = 50
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
 	retriedUnique := false
 	for attempt := 1; ; attempt++ {
-		err := db.run(ctx, db.write, db.writeStmts, db.dialect.WriteTx, fn)
+		err := db.writeTx(ctx, fn)
 		var u *uniqueViolation
 		if errors.As(err, &u) {
 			err = u.err

@@ -1,0 +1,190 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"integrations"
+)
+
+// Group commit. Where the database has one writer (SQLite), concurrent write
+// transactions run one after the other anyway. The batcher runs the ones
+// that wait at the same time in one database transaction, each in a
+// savepoint of its own: they share one commit, so the pages they change are
+// written to the log once per batch rather than once per transaction. A
+// transaction that fails rolls back to its savepoint and leaves the others
+// alone, exactly as if it had run alone. Every caller gets its result only
+// once the whole batch has committed: nothing is answered before it is
+// durable.
+
+// maxBatch bounds the transactions of one batch, and so the wait of the
+// first one.
+const maxBatch = 64
+
+type batcher struct {
+	db   *DB
+	jobs chan *job
+	quit chan struct{}
+	done chan struct{}
+}
+
+// job is one write transaction waiting for its batch.
+type job struct {
+	ctx      context.Context
+	fn       func(integrations.Tx) error
+	result   chan error
+	panicked any // what fn panicked with, raised again in the caller
+}
+
+func newBatcher(db *DB) *batcher {
+	b := &batcher{db: db, jobs: make(chan *job), quit: make(chan struct{}), done: make(chan struct{})}
+	go b.run()
+	return b
+}
+
+// errClosed answers the transactions that arrive after Close.
+var errClosed = errors.New("the store is closed")
+
+// do runs fn in the next batch and returns its result. It waits for the
+// batch even when ctx ends meanwhile: a transaction that started runs to its
+// end, and its caller must learn whether it committed.
+func (b *batcher) do(ctx context.Context, fn func(integrations.Tx) error) error {
+	j := &job{ctx: ctx, fn: fn, result: make(chan error, 1)}
+	select {
+	case b.jobs <- j:
+	case <-b.quit:
+		return errClosed
+	case <-ctx.Done():
+		return b.db.wrap(ctx.Err())
+	}
+	err := <-j.result
+	if j.panicked != nil {
+		panic(j.panicked)
+	}
+	return err
+}
+
+func (b *batcher) run() {
+	defer close(b.done)
+	for {
+		var first *job
+		select {
+		case first = <-b.jobs:
+		case <-b.quit:
+			return
+		}
+		batch := []*job{first}
+	more:
+		for len(batch) < maxBatch {
+			select {
+			case j := <-b.jobs:
+				batch = append(batch, j)
+			default:
+				break more
+			}
+		}
+		b.runBatch(batch)
+	}
+}
+
+// close stops the batcher once the batch under way has committed.
+func (b *batcher) close() {
+	close(b.quit)
+	<-b.done
+}
+
+// runBatch runs a batch and answers its jobs.
+func (b *batcher) runBatch(batch []*job) {
+	db := b.db
+	if len(batch) == 1 {
+		j := batch[0]
+		j.result <- db.run(j.ctx, db.write, db.writeStmts, db.dialect.WriteTx, j.guarded)
+		return
+	}
+	results, ok := b.together(batch)
+	if !ok {
+		// The transaction broke (the disk is full, say): nothing of it
+		// stays. Each job runs again alone, to get an answer of its own.
+		for _, j := range batch {
+			j.result <- db.run(j.ctx, db.write, db.writeStmts, db.dialect.WriteTx, j.guarded)
+		}
+		return
+	}
+	for n, j := range batch {
+		j.result <- results[n]
+	}
+}
+
+// together runs the jobs in one transaction, each in a savepoint, and
+// commits it. It reports false when the transaction could not go on or
+// commit, and then nothing of it is kept.
+func (b *batcher) together(batch []*job) ([]error, bool) {
+	db := b.db
+	// The transaction is not bound to any job's context: one caller going
+	// away must not roll back the others.
+	sqlTx, err := db.write.BeginTx(context.Background(), &db.dialect.WriteTx)
+	if err != nil {
+		return nil, false
+	}
+	results := make([]error, len(batch))
+	exec := func(q string) bool {
+		_, err := sqlTx.Exec(q)
+		return err == nil
+	}
+	for n, j := range batch {
+		if err := j.ctx.Err(); err != nil {
+			results[n] = db.wrap(err)
+			continue
+		}
+		if !exec("SAVEPOINT job") {
+			sqlTx.Rollback()
+			return nil, false
+		}
+		// The job's statements are not interrupted when its caller goes
+		// away: on SQLite an interrupted write rolls back the whole
+		// transaction, the other jobs' work with it.
+		t := &tx{ctx: context.WithoutCancel(j.ctx), tx: sqlTx, db: db, stmts: db.writeStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
+		if err := j.guarded(t); err != nil {
+			results[n] = db.classify(err)
+			if t.unique {
+				results[n] = &uniqueViolation{results[n]}
+			}
+			if !exec("ROLLBACK TO job") {
+				sqlTx.Rollback()
+				return nil, false
+			}
+		}
+		if !exec("RELEASE job") {
+			sqlTx.Rollback()
+			return nil, false
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, false
+	}
+	return results, true
+}
+
+// guarded runs the job's function, turning a panic into an error that rolls
+// the job back; do raises the panic again in the caller's goroutine.
+func (j *job) guarded(t integrations.Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.panicked = p
+			err = errPanicked
+		}
+	}()
+	return j.fn(t)
+}
+
+var errPanicked = errors.New("the transaction panicked")
+
+// writeTx runs one attempt of a write transaction: in the next batch where
+// writes are batched, else on its own.
+func (db *DB) writeTx(ctx context.Context, fn func(integrations.Tx) error) error {
+	if db.batch != nil {
+		return db.batch.do(ctx, fn)
+	}
+	return db.run(ctx, db.write, db.writeStmts, db.dialect.WriteTx, fn)
+}

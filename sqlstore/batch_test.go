@@ -1,0 +1,144 @@
+package sqlstore_test
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"integrations"
+	"integrations/internal/storetest"
+)
+
+// TestConcurrentWritesStayApart sends many write transactions at once, as
+// concurrent requests do: on SQLite they run in shared batches (group
+// commit). Each must behave as if it ran alone: a transaction that fails or
+// panics leaves nothing behind and harms none of the others, and one that
+// runs into a unique key fails alone.
+func TestConcurrentWritesStayApart(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := open(t)
+		const n = 60
+		errFail := errors.New("changed its mind")
+		type outcome struct {
+			err      error
+			panicked any
+		}
+		outcomes := make([]outcome, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for k := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { outcomes[k].panicked = recover() }()
+				<-start
+				outcomes[k].err = store.Update(t.Context(), func(tx integrations.Tx) error {
+					// Users 0 and 1 share an email: one of them must fail.
+					email := fmt.Sprintf("user%d@example.com", k)
+					if k == 1 {
+						email = "user0@example.com"
+					}
+					u := &integrations.User{ID: fmt.Sprintf("u%d", k), DisplayName: "U", Email: email, CreatedAt: tx.Now()}
+					if err := tx.CreateUser(u); err != nil {
+						return err
+					}
+					switch k % 10 {
+					case 3:
+						return errFail // after it wrote: the write must go
+					case 7:
+						panic(fmt.Sprintf("panic %d", k))
+					}
+					return nil
+				})
+			}()
+		}
+		close(start)
+		wg.Wait()
+
+		conflicts := 0
+		for k, o := range outcomes {
+			var want string // what must be true of user k afterwards
+			switch {
+			case k%10 == 3:
+				if !errors.Is(o.err, errFail) {
+					t.Errorf("transaction %d: error %v, want its own", k, o.err)
+				}
+				want = "absent"
+			case k%10 == 7:
+				if o.panicked != fmt.Sprintf("panic %d", k) {
+					t.Errorf("transaction %d: panicked with %v, want its own panic raised in its caller", k, o.panicked)
+				}
+				want = "absent"
+			case k <= 1:
+				if integrations.ErrorCode(o.err) == integrations.ECONFLICT {
+					conflicts++
+					want = "absent"
+				} else if o.err != nil {
+					t.Errorf("transaction %d: %v", k, o.err)
+				}
+			default:
+				if o.err != nil || o.panicked != nil {
+					t.Errorf("transaction %d: error %v, panic %v; want success", k, o.err, o.panicked)
+				}
+			}
+			err := store.View(t.Context(), func(tx integrations.Tx) error {
+				_, err := tx.User(fmt.Sprintf("u%d", k))
+				return err
+			})
+			switch {
+			case want == "absent" && integrations.ErrorCode(err) != integrations.ENOTFOUND:
+				t.Errorf("user %d: %v, want it absent", k, err)
+			case want == "" && err != nil:
+				t.Errorf("user %d: %v, want it stored", k, err)
+			}
+		}
+		if conflicts != 1 {
+			t.Errorf("%d of the two transactions with one email failed, want exactly one", conflicts)
+		}
+	})
+}
+
+// TestWriteWaitsForItsCommit checks that a write that returned is visible to
+// every read that starts after it, even while other writes keep coming.
+func TestWriteWaitsForItsCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := open(t)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for w := range 8 { // background writers that keep batches full
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; ; k++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					store.Update(t.Context(), func(tx integrations.Tx) error {
+						return tx.CreateUser(&integrations.User{ID: fmt.Sprintf("bg%d-%d", w, k), DisplayName: "B", CreatedAt: tx.Now()})
+					})
+				}
+			}()
+		}
+		deadline := time.Now().Add(time.Second)
+		for k := 0; time.Now().Before(deadline); k++ {
+			id := fmt.Sprintf("fg%d", k)
+			if err := store.Update(t.Context(), func(tx integrations.Tx) error {
+				return tx.CreateUser(&integrations.User{ID: id, DisplayName: "F", CreatedAt: tx.Now()})
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.View(t.Context(), func(tx integrations.Tx) error {
+				_, err := tx.User(id)
+				return err
+			}); err != nil {
+				t.Fatalf("user %s written, then not read: %v", id, err)
+			}
+		}
+		close(stop)
+		wg.Wait()
+	})
+}
