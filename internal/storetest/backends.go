@@ -61,6 +61,16 @@ func Each(t *testing.T, fn func(t *testing.T, open func(testing.TB) integrations
 	}
 }
 
+// EachDatabase runs fn as a subtest on each backend, named after it, with the
+// URL of a new, empty database for a server process to open (its --database):
+// a SQLite file in a temporary directory, or a PostgreSQL schema of its own
+// (PostgresSchemaURL), dropped when the subtest ends. Without PostgreSQL its
+// subtest is skipped, saying why.
+func EachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite:"+filepath.Join(t.TempDir(), "integrations.db")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, PostgresSchemaURL(t)) })
+}
+
 // SQLite opens a new SQLite store in a temporary directory.
 func SQLite(t testing.TB) integrations.Store {
 	t.Helper()
