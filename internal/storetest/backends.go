@@ -71,6 +71,16 @@ func EachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
 	t.Run("postgres", func(t *testing.T) { fn(t, PostgresSchemaURL(t)) })
 }
 
+// Open opens the store at a URL that EachDatabase gave (SQLite, or
+// PostgreSQL with TestOptions); it is closed when the test ends.
+func Open(t testing.TB, url string) integrations.Store {
+	t.Helper()
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		return SQLiteAt(t, path)
+	}
+	return PostgresAt(t, url)
+}
+
 // SQLite opens a new SQLite store in a temporary directory.
 func SQLite(t testing.TB) integrations.Store {
 	t.Helper()
