@@ -157,6 +157,15 @@ func PostgresSchemaURL(t testing.TB) string {
 	return u.String()
 }
 
+// PostgresServer returns INTEGRATIONS_TEST_POSTGRES, for tests of commands
+// that create and drop databases of their own on its server. The test is
+// skipped when it is empty.
+func PostgresServer(t testing.TB) string {
+	t.Helper()
+	base, _ := postgresBase(t)
+	return base
+}
+
 // postgresBase returns INTEGRATIONS_TEST_POSTGRES, also parsed, or skips the
 // test when it is empty.
 func postgresBase(t testing.TB) (string, *url.URL) {
