@@ -9,64 +9,72 @@ import (
 	"testing"
 
 	"integrations/e2e"
+	"integrations/internal/storetest"
 )
 
 // TestBenchRuns runs the benchmark at the tiny scale for a short while on
-// SQLite, so that it cannot rot: it must seed, start both servers, drive
-// every operation without an error, print its table and write its JSON.
-// Its figures are not checked: they depend on the machine.
+// SQLite and on PostgreSQL, so that it cannot rot: it must seed, start both
+// servers, drive every operation without an error, print its table and
+// write its JSON. Its figures are not checked: they depend on the machine.
 func TestBenchRuns(t *testing.T) {
 	bin, err := e2e.Build(t.TempDir(), e2e.RaceEnabled)
 	if err != nil {
 		t.Fatal(err)
 	}
-	jsonPath := filepath.Join(t.TempDir(), "results.json")
-	var stdout, stderr bytes.Buffer
-	args := []string{"--scale", "tiny", "--duration", "1s", "--connections", "8", "--json", jsonPath}
-	if err := Main(t.Context(), bin, args, &stdout, &stderr); err != nil {
-		t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
-	}
-	t.Logf("table:\n%s", &stdout)
+	for _, store := range []string{"sqlite", "postgres"} {
+		t.Run(store, func(t *testing.T) {
+			jsonPath := filepath.Join(t.TempDir(), "results.json")
+			var stdout, stderr bytes.Buffer
+			args := []string{"--scale", "tiny", "--duration", "1s", "--connections", "8", "--json", jsonPath}
+			if store == "postgres" {
+				args = append(args, "--database", storetest.PostgresServer(t))
+			}
+			if err := Main(t.Context(), bin, args, &stdout, &stderr); err != nil {
+				t.Fatalf("bench: %v\nstdout:\n%s\nstderr:\n%s", err, &stdout, &stderr)
+			}
+			t.Logf("table:\n%s", &stdout)
 
-	ops := []string{"listSpaceIntegrations", "listSpaceIntegrations-search", "listSpaceIntegrationsBlocks", "getIntegrationByName",
-		"createIntegrationInstallationToken", "enable-disable-pair"}
-	table := stdout.String()
-	for _, name := range append(ops, "event delivery", "server peak RSS") {
-		if !strings.Contains(table, "\n"+name+" ") {
-			t.Errorf("the table has no line for %s", name)
-		}
-	}
-	if !strings.Contains(stderr.String(), "space_installations") {
-		t.Errorf("no progress of the seeding on stderr:\n%s", &stderr)
-	}
+			ops := []string{"listSpaceIntegrations", "listSpaceIntegrations-search", "listSpaceIntegrationsBlocks", "getIntegrationByName",
+				"createIntegrationInstallationToken", "enable-disable-pair"}
+			table := stdout.String()
+			for _, name := range append(ops, "event delivery", "server peak RSS") {
+				if !strings.Contains(table, "\n"+name+" ") {
+					t.Errorf("the table has no line for %s", name)
+				}
+			}
+			if !strings.Contains(stderr.String(), "space_installations") {
+				t.Errorf("no progress of the seeding on stderr:\n%s", &stderr)
+			}
 
-	b, err := os.ReadFile(jsonPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res Results
-	if err := json.Unmarshal(b, &res); err != nil {
-		t.Fatalf("results are not valid JSON: %v\n%s", err, b)
-	}
-	if res.Store != "sqlite" || res.Scale.Name != "tiny" || res.Rows == 0 || res.Seed.LoadSeconds <= 0 || res.ServerPeakRSS <= 0 || res.Machine.CPUs == 0 {
-		t.Errorf("incomplete results: store %q, scale %q, %d rows, seeded in %vs, peak RSS %d, %d CPUs",
-			res.Store, res.Scale.Name, res.Rows, res.Seed.LoadSeconds, res.ServerPeakRSS, res.Machine.CPUs)
-	}
-	if len(res.Operations) != len(ops) {
-		t.Fatalf("%d operations in the results, want %d", len(res.Operations), len(ops))
-	}
-	for n, o := range res.Operations {
-		if o.Name != ops[n] {
-			t.Errorf("operation %d is %s, want %s", n, o.Name, ops[n])
-		}
-		if o.Server.Count == 0 || o.Server.Errors > 0 {
-			t.Errorf("%s: %d done, %d errors on the server (first: %s)", o.Name, o.Server.Count, o.Server.Errors, o.Server.FirstError)
-		}
-		if o.Kind == "read" && (o.Baseline == nil || o.Baseline.Count == 0 || o.Baseline.Errors > 0 || o.Ratio <= 0) {
-			t.Errorf("%s: no baseline figures: %+v", o.Name, o.Baseline)
-		}
-	}
-	if e := res.Events; e.Count == 0 || e.PerSecond <= 0 || e.CreateErrors > 0 {
-		t.Errorf("events: %+v", e)
+			b, err := os.ReadFile(jsonPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var res Results
+			if err := json.Unmarshal(b, &res); err != nil {
+				t.Fatalf("results are not valid JSON: %v\n%s", err, b)
+			}
+			if !strings.HasPrefix(res.Store, store) || res.Scale.Name != "tiny" || res.Rows == 0 || res.Seed.LoadSeconds <= 0 || res.ServerPeakRSS <= 0 || res.Machine.CPUs == 0 {
+				t.Errorf("incomplete results: store %q, scale %q, %d rows, seeded in %vs, peak RSS %d, %d CPUs",
+					res.Store, res.Scale.Name, res.Rows, res.Seed.LoadSeconds, res.ServerPeakRSS, res.Machine.CPUs)
+			}
+			if len(res.Operations) != len(ops) {
+				t.Fatalf("%d operations in the results, want %d", len(res.Operations), len(ops))
+			}
+			for n, o := range res.Operations {
+				if o.Name != ops[n] {
+					t.Errorf("operation %d is %s, want %s", n, o.Name, ops[n])
+				}
+				if o.Server.Count == 0 || o.Server.Errors > 0 {
+					t.Errorf("%s: %d done, %d errors on the server (first: %s)", o.Name, o.Server.Count, o.Server.Errors, o.Server.FirstError)
+				}
+				if o.Kind == "read" && (o.Baseline == nil || o.Baseline.Count == 0 || o.Baseline.Errors > 0 || o.Ratio <= 0) {
+					t.Errorf("%s: no baseline figures: %+v", o.Name, o.Baseline)
+				}
+			}
+			if e := res.Events; e.Count == 0 || e.PerSecond <= 0 || e.CreateErrors > 0 {
+				t.Errorf("events: %+v", e)
+			}
+		})
 	}
 }

@@ -275,115 +275,123 @@ func TestFinalAnswersAndGivingUp(t *testing.T) {
 		{"404 refused", []int{404}, 1, "404"},
 		{"gives up after the last attempt", []int{500, 500, 500, 500}, 3, "500"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			e := apitest.New(t, storetest.SQLite(t))
-			e.Seed(world)
-			rc := newReceiver(t, tt.answers...)
-			setTarget(t, e, rc.srv.URL, "runtime")
-			start(t, e, delivery.Config{MaxAttempts: 3})
-			install(t, e, "acme", "alice-token")
-			eventID := rc.next(t, "installation_setup").Event["eventId"].(string)
-			out := waitEvent(t, e, "alice-token", eventID, "failed")
-			logs := out["trace"].(map[string]any)["logs"].([]any)
-			if len(logs) != tt.attempts {
-				t.Fatalf("want %d attempts, got %v", tt.attempts, logs)
-			}
-			if msg := logs[len(logs)-1].(map[string]any)["message"].(string); !strings.Contains(msg, tt.message) {
-				t.Errorf("last attempt %q does not mention %q", msg, tt.message)
-			}
-			rc.mu.Lock()
-			n := len(rc.got)
-			rc.mu.Unlock()
-			if n != tt.attempts {
-				t.Errorf("receiver got %d requests, want %d", n, tt.attempts)
-			}
-		})
-	}
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				e := apitest.New(t, open(t))
+				e.Seed(world)
+				rc := newReceiver(t, tt.answers...)
+				setTarget(t, e, rc.srv.URL, "runtime")
+				start(t, e, delivery.Config{MaxAttempts: 3})
+				install(t, e, "acme", "alice-token")
+				eventID := rc.next(t, "installation_setup").Event["eventId"].(string)
+				out := waitEvent(t, e, "alice-token", eventID, "failed")
+				logs := out["trace"].(map[string]any)["logs"].([]any)
+				if len(logs) != tt.attempts {
+					t.Fatalf("want %d attempts, got %v", tt.attempts, logs)
+				}
+				if msg := logs[len(logs)-1].(map[string]any)["message"].(string); !strings.Contains(msg, tt.message) {
+					t.Errorf("last attempt %q does not mention %q", msg, tt.message)
+				}
+				rc.mu.Lock()
+				n := len(rc.got)
+				rc.mu.Unlock()
+				if n != tt.attempts {
+					t.Errorf("receiver got %d requests, want %d", n, tt.attempts)
+				}
+			})
+		}
+	})
 }
 
 func TestWebhookSignature(t *testing.T) {
-	e := apitest.New(t, storetest.SQLite(t))
-	e.Seed(world)
-	rc := newReceiver(t)
-	secret := setTarget(t, e, rc.srv.URL, "webhook")
-	start(t, e, delivery.Config{})
-	install(t, e, "acme", "alice-token")
-	got := rc.next(t, "installation_setup")
-	if ct := got.Header.Get("Content-Type"); ct != "application/json" {
-		t.Errorf("webhook content type %q", ct)
-	}
-	sig := got.Header.Get("X-GitBook-Signature")
-	if err := delivery.Verify(secret, sig, got.Body, time.Now(), 5*time.Minute); err != nil {
-		t.Errorf("signature %q does not verify: %v", sig, err)
-	}
-	if err := delivery.Verify("wrong-secret", sig, got.Body, time.Now(), 5*time.Minute); err == nil {
-		t.Error("a wrong secret verifies")
-	}
-	if err := delivery.Verify(secret, sig, append(got.Body, ' '), time.Now(), 5*time.Minute); err == nil {
-		t.Error("a changed body verifies")
-	}
-	if err := delivery.Verify(secret, sig, got.Body, time.Now().Add(time.Hour), 5*time.Minute); err == nil {
-		t.Error("an old signature verifies")
-	}
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		rc := newReceiver(t)
+		secret := setTarget(t, e, rc.srv.URL, "webhook")
+		start(t, e, delivery.Config{})
+		install(t, e, "acme", "alice-token")
+		got := rc.next(t, "installation_setup")
+		if ct := got.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("webhook content type %q", ct)
+		}
+		sig := got.Header.Get("X-GitBook-Signature")
+		if err := delivery.Verify(secret, sig, got.Body, time.Now(), 5*time.Minute); err != nil {
+			t.Errorf("signature %q does not verify: %v", sig, err)
+		}
+		if err := delivery.Verify("wrong-secret", sig, got.Body, time.Now(), 5*time.Minute); err == nil {
+			t.Error("a wrong secret verifies")
+		}
+		if err := delivery.Verify(secret, sig, append(got.Body, ' '), time.Now(), 5*time.Minute); err == nil {
+			t.Error("a changed body verifies")
+		}
+		if err := delivery.Verify(secret, sig, got.Body, time.Now().Add(time.Hour), 5*time.Minute); err == nil {
+			t.Error("an old signature verifies")
+		}
+	})
 }
 
 func TestDevModeRouting(t *testing.T) {
-	e := apitest.New(t, storetest.SQLite(t))
-	e.Seed(world)
-	tunnel := newReceiver(t)
-	target := newReceiver(t)
-	setTarget(t, e, target.srv.URL, "runtime")
-	start(t, e, delivery.Config{})
-	e.Expect(204, "PUT", "/v1/integrations/hooks/dev", "alice-token", map[string]any{"tunnelUrl": tunnel.srv.URL})
-	// The owner's events go to the tunnel, another organization's to the URL.
-	acme := install(t, e, "acme", "alice-token")
-	if got := tunnel.next(t, "installation_setup"); got.Event["installationId"] != acme {
-		t.Errorf("tunnel got %v", got.Event)
-	}
-	globex := install(t, e, "globex", "dave-token")
-	if got := target.next(t, "installation_setup"); got.Event["installationId"] != globex {
-		t.Errorf("event URL got %v", got.Event)
-	}
-	// With all, every organization's events go to the tunnel.
-	e.Expect(204, "PUT", "/v1/integrations/hooks/dev", "alice-token", map[string]any{"tunnelUrl": tunnel.srv.URL, "all": true})
-	e.Expect(201, "POST", "/v1/integrations/hooks/installations/"+globex+"/spaces", "dave-token", map[string]string{"space": "lab"})
-	if got := tunnel.next(t, "space_installation_setup"); got.Event["spaceId"] != "lab" {
-		t.Errorf("tunnel got %v", got.Event)
-	}
-	// Ending development mode sends events back to the URL.
-	e.Expect(205, "DELETE", "/v1/integrations/hooks/dev", "alice-token", nil)
-	e.Expect(205, "DELETE", "/v1/integrations/hooks/installations/"+acme, "alice-token", nil)
-	target.next(t, "installation_deleted")
-	// Only admins of the owner may turn development mode on.
-	e.Expect(404, "PUT", "/v1/integrations/nothere/dev", "alice-token", map[string]any{"tunnelUrl": tunnel.srv.URL})
-	e.Expect(403, "PUT", "/v1/integrations/hooks/dev", "dave-token", map[string]any{"tunnelUrl": tunnel.srv.URL})
-	e.Expect(400, "PUT", "/v1/integrations/hooks/dev", "alice-token", map[string]any{"tunnelUrl": ""})
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		tunnel := newReceiver(t)
+		target := newReceiver(t)
+		setTarget(t, e, target.srv.URL, "runtime")
+		start(t, e, delivery.Config{})
+		e.Expect(204, "PUT", "/v1/integrations/hooks/dev", "alice-token", map[string]any{"tunnelUrl": tunnel.srv.URL})
+		// The owner's events go to the tunnel, another organization's to the URL.
+		acme := install(t, e, "acme", "alice-token")
+		if got := tunnel.next(t, "installation_setup"); got.Event["installationId"] != acme {
+			t.Errorf("tunnel got %v", got.Event)
+		}
+		globex := install(t, e, "globex", "dave-token")
+		if got := target.next(t, "installation_setup"); got.Event["installationId"] != globex {
+			t.Errorf("event URL got %v", got.Event)
+		}
+		// With all, every organization's events go to the tunnel.
+		e.Expect(204, "PUT", "/v1/integrations/hooks/dev", "alice-token", map[string]any{"tunnelUrl": tunnel.srv.URL, "all": true})
+		e.Expect(201, "POST", "/v1/integrations/hooks/installations/"+globex+"/spaces", "dave-token", map[string]string{"space": "lab"})
+		if got := tunnel.next(t, "space_installation_setup"); got.Event["spaceId"] != "lab" {
+			t.Errorf("tunnel got %v", got.Event)
+		}
+		// Ending development mode sends events back to the URL.
+		e.Expect(205, "DELETE", "/v1/integrations/hooks/dev", "alice-token", nil)
+		e.Expect(205, "DELETE", "/v1/integrations/hooks/installations/"+acme, "alice-token", nil)
+		target.next(t, "installation_deleted")
+		// Only admins of the owner may turn development mode on.
+		e.Expect(404, "PUT", "/v1/integrations/nothere/dev", "alice-token", map[string]any{"tunnelUrl": tunnel.srv.URL})
+		e.Expect(403, "PUT", "/v1/integrations/hooks/dev", "dave-token", map[string]any{"tunnelUrl": tunnel.srv.URL})
+		e.Expect(400, "PUT", "/v1/integrations/hooks/dev", "alice-token", map[string]any{"tunnelUrl": ""})
+	})
 }
 
 func TestTasks(t *testing.T) {
-	e := apitest.New(t, storetest.SQLite(t))
-	e.Seed(world)
-	rc := newReceiver(t)
-	setTarget(t, e, rc.srv.URL, "runtime")
-	start(t, e, delivery.Config{})
-	var tok map[string]string
-	e.Expect(201, "POST", "/ext/integrations/hooks/tokens", "alice-token", nil).JSON(t, &tok)
-	e.Expect(204, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": map[string]any{"type": "sync", "n": 1}})
-	got := rc.next(t, "task")
-	if task, _ := got.Event["task"].(map[string]any); task["type"] != "sync" {
-		t.Errorf("task event: %v", got.Event)
-	}
-	// A scheduled task waits.
-	before := time.Now()
-	e.Expect(204, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": map[string]any{"type": "later"}, "schedule": 1})
-	rc.next(t, "task")
-	if waited := time.Since(before); waited < time.Second {
-		t.Errorf("a task scheduled in 1s arrived after %v", waited)
-	}
-	e.Expect(400, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": map[string]any{}, "schedule": 86401})
-	e.Expect(400, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": "not an object"})
-	e.Expect(403, "POST", "/v1/integrations/hooks/tasks", "alice-token", map[string]any{"task": map[string]any{}})
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		rc := newReceiver(t)
+		setTarget(t, e, rc.srv.URL, "runtime")
+		start(t, e, delivery.Config{})
+		var tok map[string]string
+		e.Expect(201, "POST", "/ext/integrations/hooks/tokens", "alice-token", nil).JSON(t, &tok)
+		e.Expect(204, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": map[string]any{"type": "sync", "n": 1}})
+		got := rc.next(t, "task")
+		if task, _ := got.Event["task"].(map[string]any); task["type"] != "sync" {
+			t.Errorf("task event: %v", got.Event)
+		}
+		// A scheduled task waits.
+		before := time.Now()
+		e.Expect(204, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": map[string]any{"type": "later"}, "schedule": 1})
+		rc.next(t, "task")
+		if waited := time.Since(before); waited < time.Second {
+			t.Errorf("a task scheduled in 1s arrived after %v", waited)
+		}
+		e.Expect(400, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": map[string]any{}, "schedule": 86401})
+		e.Expect(400, "POST", "/v1/integrations/hooks/tasks", tok["token"], map[string]any{"task": "not an object"})
+		e.Expect(403, "POST", "/v1/integrations/hooks/tasks", "alice-token", map[string]any{"task": map[string]any{}})
+	})
 }
 
 func TestReceiverCannotHarmTheServer(t *testing.T) {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"integrations/internal/storetest"
 )
 
 // TestGitBookDev runs `gitbook dev` from GitBook's own CLI (npm @gitbook/cli)
@@ -35,11 +37,18 @@ import (
 func TestGitBookDev(t *testing.T) {
 	t.Parallel()
 	installNodeModules(t)
+	storetest.EachDatabase(t, func(t *testing.T, database string) {
+		t.Parallel()
+		gitBookDev(t, database)
+	})
+}
+
+func gitBookDev(t *testing.T, database string) {
 	rec := newRecorder(t)
 	cert, key := selfSignedCert(t)
 
 	s := Start(t, bin, func(addr string) Command {
-		c := Flags("sqlite:"+filepath.Join(t.TempDir(), "integrations.db"), "--admin-token", adminToken)(addr)
+		c := Flags(database, "--admin-token", adminToken)(addr)
 		// Go's crypto/x509 reads the trusted roots from there on Linux.
 		c.Env = []string{"SSL_CERT_FILE=" + cert}
 		return c

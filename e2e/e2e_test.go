@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"integrations/internal/storetest"
 )
 
 // bin is the server binary, built once for all tests by TestMain.
@@ -32,7 +34,14 @@ const adminToken = "e2e-admin-token"
 func TestGitBookAPIClient(t *testing.T) {
 	t.Parallel()
 	installNodeModules(t)
-	s := Start(t, bin, Flags("sqlite:"+filepath.Join(t.TempDir(), "integrations.db"), "--admin-token", adminToken))
+	storetest.EachDatabase(t, func(t *testing.T, database string) {
+		t.Parallel()
+		gitBookAPIClient(t, database)
+	})
+}
+
+func gitBookAPIClient(t *testing.T, database string) {
+	s := Start(t, bin, Flags(database, "--admin-token", adminToken))
 	alice := s.CreateUser(t, adminToken, "Alice", "alice@example.com")
 	org := s.CreateOrg(t, alice.Token, "Acme")
 	spaces := []string{s.CreateSpace(t, alice.Token, org, "Handbook"), s.CreateSpace(t, alice.Token, org, "API docs")}
@@ -65,7 +74,14 @@ func TestGitBookAPIClient(t *testing.T) {
 func TestGitBookCLI(t *testing.T) {
 	t.Parallel()
 	installNodeModules(t)
-	s := Start(t, bin, Flags("sqlite:"+filepath.Join(t.TempDir(), "integrations.db"), "--admin-token", adminToken))
+	storetest.EachDatabase(t, func(t *testing.T, database string) {
+		t.Parallel()
+		gitBookCLI(t, database)
+	})
+}
+
+func gitBookCLI(t *testing.T, database string) {
+	s := Start(t, bin, Flags(database, "--admin-token", adminToken))
 	alice := s.CreateUser(t, adminToken, "Alice", "alice@example.com")
 	org := s.CreateOrg(t, alice.Token, "Acme")
 

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"integrations/internal/storetest"
 )
 
 // TestRuntimeIntegration delivers every event type this server sends to an
@@ -19,10 +20,17 @@ import (
 func TestRuntimeIntegration(t *testing.T) {
 	t.Parallel()
 	installNodeModules(t)
+	storetest.EachDatabase(t, func(t *testing.T, database string) {
+		t.Parallel()
+		runtimeIntegration(t, database)
+	})
+}
+
+func runtimeIntegration(t *testing.T, database string) {
 	rec := newRecorder(t)
 	hosts := runtimeHost(t, "production", "testdata/runtime-integration/src/index.js", "testdata/runtime-integration/src/partial.js")
 
-	s := Start(t, bin, Flags("sqlite:"+filepath.Join(t.TempDir(), "integrations.db"), "--admin-token", adminToken))
+	s := Start(t, bin, Flags(database, "--admin-token", adminToken))
 	alice := s.CreateUser(t, adminToken, "Alice", "alice@example.com")
 	org := s.CreateOrg(t, alice.Token, "Acme")
 	space := s.CreateSpace(t, alice.Token, org, "Handbook")

@@ -1,23 +1,32 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"integrations/e2e"
+	"integrations/internal/storetest"
 )
 
 // bin is the server binary, built once for all tests by TestMain.
@@ -31,8 +40,10 @@ func TestMain(m *testing.M) {
 var generatedToken = regexp.MustCompile(`shown only this once:\s+(\S+)`)
 
 func TestServePrintsGeneratedAdminTokenOnce(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "integrations.db")
+	storetest.EachDatabase(t, servePrintsGeneratedAdminTokenOnce)
+}
 
+func servePrintsGeneratedAdminTokenOnce(t *testing.T, db string) {
 	s := e2e.Start(t, bin, e2e.Flags(db))
 	m := generatedToken.FindStringSubmatch(s.Stderr())
 	if m == nil {
@@ -152,42 +163,226 @@ func TestServeConfiguration(t *testing.T) {
 	}
 }
 
+// TestServePersistsAcrossRestarts writes what a server keeps (an organization
+// with its member, a space, an integration with its icon, installed and
+// enabled on the space, integration and installation tokens, delivered
+// events), stops it and starts another on the same database: everything is
+// answered the same and still works.
 func TestServePersistsAcrossRestarts(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "integrations.db")
-	const admin = "admin-token"
+	storetest.EachDatabase(t, func(t *testing.T, db string) {
+		const admin = "admin-token"
+		// A fixed public URL, so that the answers of both servers name the
+		// same URLs although they listen on different ports.
+		const public = "https://integrations.example.test"
+		flags := e2e.Flags(db, "--admin-token", admin, "--public-url", public)
+		rcv := newEventReceiver(t)
 
-	s := e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
-	alice := s.CreateUser(t, admin, "Alice", "alice@example.com")
-	org := s.CreateOrg(t, alice.Token, "Acme")
-	space := s.CreateSpace(t, alice.Token, org, "Handbook")
-	s.Stop(t)
+		s := e2e.Start(t, bin, flags)
+		alice := s.CreateUser(t, admin, "Alice", "alice@example.com")
+		org := s.CreateOrg(t, alice.Token, "Acme")
+		space := s.CreateSpace(t, alice.Token, org, "Handbook")
+		icon := pngImage(t)
+		s.Expect(t, http.StatusOK, "POST", "/v1/integrations/notes", alice.Token, map[string]any{
+			"runtime": "v2", "organization": org, "title": "Notes", "description": "Notes in a space.",
+			"scopes": []string{"space:content:read"}, "visibility": "private", "script": "export default {};",
+			"icon": base64.StdEncoding.EncodeToString(icon), "blocks": []map[string]string{{"id": "note", "title": "Note"}},
+		}, nil)
+		s.Expect(t, http.StatusOK, "PUT", "/ext/integrations/notes/event-settings", alice.Token,
+			map[string]string{"url": rcv.URL, "format": "webhook"}, nil)
+		var in struct {
+			ID string `json:"id"`
+		}
+		s.Expect(t, http.StatusCreated, "POST", "/v1/integrations/notes/installations", alice.Token, map[string]string{"organization": org}, &in)
+		installation := "/v1/integrations/notes/installations/" + in.ID
+		s.Expect(t, http.StatusCreated, "POST", installation+"/spaces", alice.Token, map[string]string{"space": space}, nil)
+		var token struct {
+			Token string `json:"token"`
+		}
+		s.Expect(t, http.StatusCreated, "POST", "/ext/integrations/notes/tokens", alice.Token, nil, &token)
+		integrationToken := token.Token
+		s.Expect(t, http.StatusOK, "POST", installation+"/tokens", integrationToken, nil, &token)
+		installationToken := token.Token
+		s.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, installationToken, nil, nil)
+		s.Expect(t, http.StatusNoContent, "POST", "/v1/integrations/notes/tasks", integrationToken,
+			map[string]any{"task": map[string]string{"before": "restart"}}, nil)
+		// installation_setup, space_installation_setup and the task, all
+		// delivered.
+		events := waitDelivered(t, s, alice.Token, 3)
 
-	s = e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
-	var gotOrg struct {
-		Title string `json:"title"`
+		// What the first server answers, to compare with the second's.
+		type read struct{ path, token string }
+		reads := []read{
+			{"/v1/orgs/" + org, alice.Token},
+			{"/v1/spaces/" + space, alice.Token},
+			{"/v1/orgs/" + org + "/members", alice.Token},
+			{"/v1/integrations/notes", alice.Token},
+			{installation, alice.Token},
+			{installation + "/spaces", alice.Token},
+			{"/v1/orgs/" + org + "/installations", alice.Token},
+			{"/v1/spaces/" + space + "/integrations", alice.Token},
+			{"/v1/spaces/" + space + "/integration-blocks", alice.Token},
+			{"/v1/integrations/notes/events", alice.Token},
+			{"/ext/integrations/notes/event-settings", alice.Token},
+			{"/v1/integrations/notes/installations", integrationToken},
+			{"/v1/integrations/notes/spaces", integrationToken},
+			{"/v1/spaces/" + space, installationToken},
+		}
+		for _, e := range events {
+			reads = append(reads, read{"/v1/integrations/notes/events/" + e.ID, alice.Token})
+		}
+		before := map[read]string{}
+		for _, r := range reads {
+			before[r] = string(s.Expect(t, http.StatusOK, "GET", r.path, r.token, nil, nil).Body)
+		}
+		var integration struct {
+			URLs struct {
+				Icon string `json:"icon"`
+			} `json:"urls"`
+		}
+		if err := json.Unmarshal([]byte(before[read{"/v1/integrations/notes", alice.Token}]), &integration); err != nil {
+			t.Fatal(err)
+		}
+		iconPath, ok := strings.CutPrefix(integration.URLs.Icon, public)
+		if !ok || !strings.HasPrefix(iconPath, "/assets/integrations/notes/") {
+			t.Fatalf("icon URL %q, want one under %s/assets/integrations/notes/", integration.URLs.Icon, public)
+		}
+		s.Stop(t)
+
+		s = e2e.Start(t, bin, flags)
+		for _, r := range reads {
+			if got := string(s.Expect(t, http.StatusOK, "GET", r.path, r.token, nil, nil).Body); got != before[r] {
+				t.Errorf("GET %s after the restart:\n%s\nbefore:\n%s", r.path, got, before[r])
+			}
+		}
+		var members struct {
+			Items []struct {
+				Role string `json:"role"`
+				User struct {
+					ID string `json:"id"`
+				} `json:"user"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal([]byte(before[read{"/v1/orgs/" + org + "/members", alice.Token}]), &members); err != nil {
+			t.Fatal(err)
+		}
+		if len(members.Items) != 1 || members.Items[0].User.ID != alice.ID || members.Items[0].Role != "admin" {
+			t.Errorf("members %+v, want alice as admin", members.Items)
+		}
+		var enabled struct {
+			Items []struct {
+				Name string `json:"name"`
+			} `json:"items"`
+		}
+		if err := json.Unmarshal([]byte(before[read{"/v1/spaces/" + space + "/integrations", alice.Token}]), &enabled); err != nil {
+			t.Fatal(err)
+		}
+		if len(enabled.Items) != 1 || enabled.Items[0].Name != "notes" {
+			t.Errorf("listSpaceIntegrations: %+v, want notes", enabled.Items)
+		}
+
+		// The icon is served as published.
+		res := s.Expect(t, http.StatusOK, "GET", iconPath, "", nil, nil)
+		if !bytes.Equal(res.Body, icon) || res.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("GET %s after the restart: %d bytes of %s, want the %d bytes of the published PNG",
+				iconPath, len(res.Body), res.Header.Get("Content-Type"), len(icon))
+		}
+
+		// The tokens still work: the installation token of before the
+		// restart reads the space, the integration token mints a new one
+		// that does too, and queues a task.
+		s.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, installationToken, nil, nil)
+		s.Expect(t, http.StatusOK, "POST", installation+"/tokens", integrationToken, nil, &token)
+		s.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, token.Token, nil, nil)
+		s.Expect(t, http.StatusNoContent, "POST", "/v1/integrations/notes/tasks", integrationToken,
+			map[string]any{"task": map[string]string{"after": "restart"}}, nil)
+
+		// The events still work: one of before the restart is delivered
+		// again, and the new task is delivered.
+		first := events[len(events)-1] // listed newest first
+		s.Expect(t, http.StatusAccepted, "POST", "/ext/integrations/notes/events/"+first.ID+"/redeliver", alice.Token, nil, nil)
+		after := waitDelivered(t, s, alice.Token, 4)
+		for deadline := time.Now().Add(10 * time.Second); rcv.count(first.ID) < 2 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := rcv.count(first.ID); n != 2 {
+			t.Errorf("event %s (%s) received %d times, want twice: before the restart and redelivered after it", first.ID, first.Payload.Type, n)
+		}
+		if n := rcv.count(after[0].ID); after[0].Payload.Type != "task" || n != 1 {
+			t.Errorf("newest event %s is a %s received %d times, want the task queued after the restart, received once", after[0].ID, after[0].Payload.Type, n)
+		}
+		s.Stop(t)
+	})
+}
+
+// listedEvent is an event as listIntegrationEvents lists it.
+type listedEvent struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Payload struct {
+		Type string `json:"type"`
+	} `json:"payload"`
+}
+
+// waitDelivered waits until the integration notes has n events, all
+// delivered, and returns them as listed (newest first).
+func waitDelivered(t *testing.T, s *e2e.Server, token string, n int) []listedEvent {
+	t.Helper()
+	var list struct {
+		Items []listedEvent `json:"items"`
 	}
-	s.Expect(t, http.StatusOK, "GET", "/v1/orgs/"+org, alice.Token, nil, &gotOrg)
-	var gotSpace struct {
-		Title        string `json:"title"`
-		Organization string `json:"organization"`
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		s.Expect(t, http.StatusOK, "GET", "/v1/integrations/notes/events", token, nil, &list)
+		delivered := 0
+		for _, e := range list.Items {
+			if e.Status == "success" {
+				delivered++
+			}
+		}
+		if len(list.Items) == n && delivered == n {
+			return list.Items
+		}
+		if len(list.Items) > n || time.Now().After(deadline) {
+			t.Fatalf("events %+v, want %d, all delivered", list.Items, n)
+		}
 	}
-	s.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, alice.Token, nil, &gotSpace)
-	if gotOrg.Title != "Acme" || gotSpace.Title != "Handbook" || gotSpace.Organization != org {
-		t.Errorf("after restart: organization %+v, space %+v", gotOrg, gotSpace)
+}
+
+// eventReceiver answers 200 to every event and counts the deliveries of each.
+type eventReceiver struct {
+	URL    string
+	mu     sync.Mutex
+	counts map[string]int // by X-GitBook-Event-Id
+}
+
+func newEventReceiver(t *testing.T) *eventReceiver {
+	r := &eventReceiver{counts: map[string]int{}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		io.Copy(io.Discard, req.Body)
+		r.mu.Lock()
+		r.counts[req.Header.Get("X-GitBook-Event-Id")]++
+		r.mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
+
+func (r *eventReceiver) count(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.counts[id]
+}
+
+// pngImage returns a small PNG image.
+func pngImage(t *testing.T) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	img.Set(1, 2, color.RGBA{R: 200, A: 255})
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
 	}
-	var members struct {
-		Items []struct {
-			Role string `json:"role"`
-			User struct {
-				ID string `json:"id"`
-			} `json:"user"`
-		} `json:"items"`
-	}
-	s.Expect(t, http.StatusOK, "GET", "/v1/orgs/"+org+"/members", alice.Token, nil, &members)
-	if len(members.Items) != 1 || members.Items[0].User.ID != alice.ID || members.Items[0].Role != "admin" {
-		t.Errorf("after restart: members %+v, want alice as admin", members.Items)
-	}
-	s.Stop(t)
+	return buf.Bytes()
 }
 
 // TestServeShutsDownGracefully sends SIGTERM while a publish request is in
@@ -195,7 +390,10 @@ func TestServePersistsAcrossRestarts(t *testing.T) {
 // connections, lets the request finish, and exits 0; the integration is
 // there after a restart.
 func TestServeShutsDownGracefully(t *testing.T) {
-	db := "sqlite:" + filepath.Join(t.TempDir(), "integrations.db")
+	storetest.EachDatabase(t, serveShutsDownGracefully)
+}
+
+func serveShutsDownGracefully(t *testing.T, db string) {
 	const admin = "admin-token"
 	s := e2e.Start(t, bin, e2e.Flags(db, "--admin-token", admin))
 	org := s.CreateOrg(t, admin, "Acme")
@@ -285,22 +483,24 @@ func TestServeShutsDownGracefully(t *testing.T) {
 }
 
 func TestSeed(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "integrations.db")
-	db := "sqlite:" + path
+	storetest.EachDatabase(t, seedFixture)
+}
+
+func seedFixture(t *testing.T, db string) {
 	fixture := filepath.Join("..", "..", "examples", "fixture.yaml")
 
 	r := e2e.Run(t, bin, nil, "seed", "--database", db, fixture)
 	if r.Code != 0 || !strings.Contains(r.Stderr, "Seeded") {
 		t.Fatalf("seed: exit %d:\n%s", r.Code, r.Stderr)
 	}
-	seeded := dump(t, path)
+	seeded := dump(t, db)
 
 	// Seeding again changes nothing.
 	r = e2e.Run(t, bin, []string{"INTEGRATIONS_DATABASE=" + db}, "seed", fixture)
 	if r.Code != 0 {
 		t.Fatalf("second seed: exit %d:\n%s", r.Code, r.Stderr)
 	}
-	if again := dump(t, path); again != seeded {
+	if again := dump(t, db); again != seeded {
 		t.Errorf("second seed changed the database:\nbefore:\n%s\nafter:\n%s", seeded, again)
 	}
 
@@ -345,7 +545,7 @@ integrations:
 					t.Errorf("message %q does not contain %q", r.Stderr, want)
 				}
 			}
-			if after := dump(t, path); after != seeded {
+			if after := dump(t, db); after != seeded {
 				t.Errorf("a broken file changed the database:\nbefore:\n%s\nafter:\n%s", seeded, after)
 			}
 		})
@@ -370,16 +570,24 @@ integrations:
 	s.Stop(t)
 }
 
-// dump returns every row of every table of a SQLite database as sorted text,
-// to compare a database before and after a command.
-func dump(t *testing.T, path string) string {
+// dump returns every row of every table of the database at url (SQLite or
+// PostgreSQL) as sorted text, to compare a database before and after a
+// command.
+func dump(t *testing.T, url string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
+	driver, dsn := "pgx", url
+	listTables := `SELECT table_name FROM information_schema.tables
+		WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name`
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		driver, dsn = "sqlite", "file:"+path
+		listTables = `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+	}
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	tables, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	tables, err := db.Query(listTables)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +603,7 @@ func dump(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	if len(names) == 0 {
-		t.Fatalf("database %s has no tables", path)
+		t.Fatalf("database %s has no tables", url)
 	}
 	var out strings.Builder
 	for _, name := range names {

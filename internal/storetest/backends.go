@@ -61,6 +61,26 @@ func Each(t *testing.T, fn func(t *testing.T, open func(testing.TB) integrations
 	}
 }
 
+// EachDatabase runs fn as a subtest on each backend, named after it, with the
+// URL of a new, empty database for a server process to open (its --database):
+// a SQLite file in a temporary directory, or a PostgreSQL schema of its own
+// (PostgresSchemaURL), dropped when the subtest ends. Without PostgreSQL its
+// subtest is skipped, saying why.
+func EachDatabase(t *testing.T, fn func(t *testing.T, url string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, "sqlite:"+filepath.Join(t.TempDir(), "integrations.db")) })
+	t.Run("postgres", func(t *testing.T) { fn(t, PostgresSchemaURL(t)) })
+}
+
+// Open opens the store at a URL that EachDatabase gave (SQLite, or
+// PostgreSQL with TestOptions); it is closed when the test ends.
+func Open(t testing.TB, url string) integrations.Store {
+	t.Helper()
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		return SQLiteAt(t, path)
+	}
+	return PostgresAt(t, url)
+}
+
 // SQLite opens a new SQLite store in a temporary directory.
 func SQLite(t testing.TB) integrations.Store {
 	t.Helper()
@@ -135,6 +155,15 @@ func PostgresSchemaURL(t testing.TB) string {
 	q.Set("search_path", name)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// PostgresServer returns INTEGRATIONS_TEST_POSTGRES, for tests of commands
+// that create and drop databases of their own on its server. The test is
+// skipped when it is empty.
+func PostgresServer(t testing.TB) string {
+	t.Helper()
+	base, _ := postgresBase(t)
+	return base
 }
 
 // postgresBase returns INTEGRATIONS_TEST_POSTGRES, also parsed, or skips the
