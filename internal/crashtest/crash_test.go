@@ -48,15 +48,17 @@ func databaseURL(t *testing.T) string {
 }
 
 // serve starts the server binary on a database at an address ("" for a
-// free one).
-func serve(t *testing.T, url, addr string) *e2e.Server {
+// free one), with extra flags and environment variables (KEY=VALUE) if
+// given.
+func serve(t *testing.T, url, addr string, extra e2e.Command) *e2e.Server {
 	t.Helper()
 	return e2e.Start(t, bin, func(free string) e2e.Command {
 		if addr == "" {
 			addr = free
 		}
 		// Rate limiting would answer the load with 429s: it has tests of its own.
-		return e2e.Command{Args: []string{"--addr", addr, "--database", url, "--admin-token", apitest.AdminToken, "--rate-limit", "-1"}}
+		args := []string{"--addr", addr, "--database", url, "--admin-token", apitest.AdminToken, "--rate-limit", "-1"}
+		return e2e.Command{Args: append(args, extra.Args...), Env: extra.Env}
 	})
 }
 
@@ -359,7 +361,7 @@ const writers = 8
 func TestKillWhileWriting(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ func(testing.TB) integrations.Store) {
 		url := databaseURL(t)
-		s := serve(t, url, "")
+		s := serve(t, url, "", e2e.Command{})
 		c := newClient(s.URL)
 		var org struct{ ID string }
 		if _, err := c.do("POST", "/v1/orgs", map[string]string{"title": "Crash Co"}, &org); err != nil {
@@ -377,7 +379,7 @@ func TestKillWhileWriting(t *testing.T) {
 		}
 		t.Logf("%d writes answered before the kill", acks.Load())
 
-		s = serve(t, url, "")
+		s = serve(t, url, "", e2e.Command{})
 		c.url.Store(&s.URL)
 		verify(t, c, ws)
 		s.Stop(t)
@@ -392,7 +394,7 @@ func TestKillWhileWriting(t *testing.T) {
 func TestShutdownUnderLoad(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ func(testing.TB) integrations.Store) {
 		url := databaseURL(t)
-		s := serve(t, url, "")
+		s := serve(t, url, "", e2e.Command{})
 		addr := s.Addr
 		c := newClient(s.URL)
 		var org struct{ ID string }
@@ -409,7 +411,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 		before := acks.Load()
 		first := s.Stderr()
 
-		s = serve(t, url, addr)
+		s = serve(t, url, addr, e2e.Command{})
 		waitFor(t, "100 more answered writes after the restart", func() bool { return acks.Load() >= before+100 })
 		close(stop)
 		if err := wait(); err != nil {
