@@ -86,7 +86,10 @@ func (l *limiter) prune(now time.Time) {
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // limit applies the limiter to a request of key and sets the X-RateLimit
-// headers; it returns an ERATELIMIT error when the bucket is empty.
+// headers: Limit is the size of the bucket (the burst, the most requests
+// that may come at once), Remaining the requests the bucket holds after this
+// one, and Reset the seconds until it is full again. It returns an
+// ERATELIMIT error, with Retry-After, when the bucket is empty.
 func (s *Server) limit(w http.ResponseWriter, key string) error {
 	if s.limiter == nil {
 		return nil

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -63,9 +66,12 @@ users:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Bursts of 2, refilled at one request every 2 seconds: the test's
+	// requests come in well under a second, so the bucket barely refills.
 	srv := httptest.NewServer(New(svc, Config{PublicURL: "http://x", RateLimit: 0.5, RateBurst: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	defer srv.Close()
 	get := func(token string) *http.Response {
+		t.Helper()
 		req, _ := http.NewRequest("GET", srv.URL+"/v1/user", nil)
 		if token != "" {
 			req.Header.Set("Authorization", "Bearer "+token)
@@ -74,29 +80,81 @@ users:
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Body.Close()
+		defer res.Body.Close()
+		data, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body = io.NopCloser(bytes.NewReader(data))
 		return res
 	}
-	for want := 1; want >= 0; want-- {
-		res := get("alice-token")
-		if res.StatusCode != 200 || res.Header.Get("X-RateLimit-Limit") != "2" || res.Header.Get("X-RateLimit-Remaining") != strconv.Itoa(want) {
-			t.Fatalf("status %d, limit %q, remaining %q", res.StatusCode, res.Header.Get("X-RateLimit-Limit"), res.Header.Get("X-RateLimit-Remaining"))
+	header := func(res *http.Response, name string) int {
+		t.Helper()
+		n, err := strconv.Atoi(res.Header.Get(name))
+		if err != nil {
+			t.Fatalf("%s: %q is not a number", name, res.Header.Get(name))
+		}
+		return n
+	}
+	// check checks the X-RateLimit headers of an answer: the limit is the
+	// burst, what remains is below it and below what remained before, and
+	// the bucket is full again in at most burst/rate = 4 seconds.
+	check := func(who string, res *http.Response, remaining int) {
+		t.Helper()
+		if got := header(res, "X-RateLimit-Limit"); got != 2 {
+			t.Errorf("%s: X-RateLimit-Limit %d, want the burst, 2", who, got)
+		}
+		if got := header(res, "X-RateLimit-Remaining"); got != remaining {
+			t.Errorf("%s: X-RateLimit-Remaining %d, want %d", who, got, remaining)
+		}
+		if reset := header(res, "X-RateLimit-Reset"); reset < 1 || reset > 4 {
+			t.Errorf("%s: X-RateLimit-Reset %d, want 1 to 4 seconds", who, reset)
 		}
 	}
-	res := get("alice-token")
-	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "2" || res.Header.Get("X-RateLimit-Reset") == "" {
-		t.Errorf("third request: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	// check429 checks a refusal: the API's error shape, and a Retry-After
+	// that is the time one request takes to refill (2 s), no later than the
+	// reset.
+	check429 := func(who string, res *http.Response) {
+		t.Helper()
+		if res.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("%s: status %d, want 429", who, res.StatusCode)
+		}
+		var body struct {
+			Error struct {
+				Code    int
+				Message string
+			}
+		}
+		if err := json.NewDecoder(res.Body).Decode(&body); err != nil || body.Error.Code != 429 || body.Error.Message == "" {
+			t.Errorf("%s: body %+v (%v), want {\"error\":{\"code\":429,\"message\":...}}", who, body, err)
+		}
+		if after := header(res, "Retry-After"); after != 2 || after > header(res, "X-RateLimit-Reset") {
+			t.Errorf("%s: Retry-After %d, X-RateLimit-Reset %s; want 2, at most the reset", who, after, res.Header.Get("X-RateLimit-Reset"))
+		}
+		check(who, res, 0)
 	}
+	// X-RateLimit-Limit requests pass at once, the next is refused.
+	for n, remaining := range []int{1, 0} {
+		res := get("alice-token")
+		if res.StatusCode != 200 {
+			t.Fatalf("alice's request %d: status %d", n+1, res.StatusCode)
+		}
+		check(fmt.Sprintf("alice's request %d", n+1), res, remaining)
+	}
+	check429("alice's third request", get("alice-token"))
 	// Another token has its own bucket.
 	if res := get("bob-token"); res.StatusCode != 200 {
 		t.Errorf("bob: %d", res.StatusCode)
+	} else {
+		check("bob", res, 1)
 	}
 	// Bad tokens spend the client's bucket: guessing is slowed down too.
-	statuses := []int{}
-	for i := 0; i < 3; i++ {
-		statuses = append(statuses, get("guess").StatusCode)
+	for n, remaining := range []int{1, 0} {
+		res := get("guess")
+		if res.StatusCode != 401 {
+			t.Fatalf("bad token %d: status %d, want 401", n+1, res.StatusCode)
+		}
+		check(fmt.Sprintf("bad token %d", n+1), res, remaining)
 	}
-	if statuses[0] != 401 || statuses[2] != 429 {
-		t.Errorf("bad tokens: %v", statuses)
-	}
+	check429("third bad token", get("guess"))
 }
