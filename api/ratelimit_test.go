@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -157,4 +159,119 @@ users:
 		check(fmt.Sprintf("bad token %d", n+1), res, remaining)
 	}
 	check429("third bad token", get("guess"))
+}
+
+func TestClientAddr(t *testing.T) {
+	trusted, err := ParseTrustedProxies("10.0.0.0/8, 192.0.2.7, fd00::/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		remote  string
+		xff     []string // X-Forwarded-For headers, in order
+		trusted bool     // whether the trusted proxies apply
+		want    string
+	}{
+		{"no trusted proxies: the header is ignored", "10.1.1.1:5000", []string{"203.0.113.1"}, false, "10.1.1.1"},
+		{"from an untrusted address: the header is ignored", "198.51.100.1:5000", []string{"203.0.113.1"}, true, "198.51.100.1"},
+		{"through a trusted proxy", "10.1.1.1:5000", []string{"203.0.113.1"}, true, "203.0.113.1"},
+		{"a single trusted address", "192.0.2.7:5000", []string{"203.0.113.1"}, true, "203.0.113.1"},
+		{"what the client wrote is ignored", "10.1.1.1:5000", []string{"1.1.1.1, 203.0.113.1"}, true, "203.0.113.1"},
+		{"through two trusted proxies", "10.1.1.1:5000", []string{"1.1.1.1, 203.0.113.1, 10.2.2.2"}, true, "203.0.113.1"},
+		{"several headers, in order", "10.1.1.1:5000", []string{"1.1.1.1", "203.0.113.1", "10.2.2.2"}, true, "203.0.113.1"},
+		{"every hop trusted: the first", "10.1.1.1:5000", []string{"10.3.3.3, 10.2.2.2"}, true, "10.3.3.3"},
+		{"no header: the proxy", "10.1.1.1:5000", nil, true, "10.1.1.1"},
+		{"garbage ends at the proxy that passed it", "10.1.1.1:5000", []string{"203.0.113.1, mallory-chooses-this"}, true, "10.1.1.1"},
+		{"garbage after a trusted hop", "10.1.1.1:5000", []string{"nonsense, 10.2.2.2"}, true, "10.2.2.2"},
+		{"an empty entry is garbage", "10.1.1.1:5000", []string{"203.0.113.1, "}, true, "10.1.1.1"},
+		{"a hop with a port", "10.1.1.1:5000", []string{"203.0.113.1:4711"}, true, "203.0.113.1"},
+		{"IPv6", "[fd00::1]:5000", []string{"2001:db8::1, fd00::2"}, true, "2001:db8::1"},
+		{"IPv6 with a port", "[fd00::1]:5000", []string{"[2001:db8::1]:4711"}, true, "2001:db8::1"},
+		{"an IPv4-mapped proxy", "[::ffff:10.1.1.1]:5000", []string{"::ffff:203.0.113.1"}, true, "203.0.113.1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/v1/user", nil)
+			r.RemoteAddr = tt.remote
+			for _, h := range tt.xff {
+				r.Header.Add("X-Forwarded-For", h)
+			}
+			var proxies []netip.Prefix
+			if tt.trusted {
+				proxies = trusted
+			}
+			if got := clientAddr(r, proxies); got != tt.want {
+				t.Errorf("client address %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseTrustedProxies(t *testing.T) {
+	tests := []struct {
+		list string
+		want string // the networks, or the error
+	}{
+		{"", "[]"},
+		{"10.0.0.0/8", "[10.0.0.0/8]"},
+		{" 10.1.2.3/8 , 2001:db8::/32,192.0.2.1 ", "[10.0.0.0/8 2001:db8::/32 192.0.2.1/32]"},
+		{"::1", "[::1/128]"},
+		{"10.0.0.0/33", `trusted proxies: "10.0.0.0/33" is neither a network (CIDR) nor an address`},
+		{"example.com", `trusted proxies: "example.com" is neither a network (CIDR) nor an address`},
+		{"::ffff:10.0.0.0/104", `trusted proxies: "::ffff:10.0.0.0/104": write IPv4 networks as such`},
+	}
+	for _, tt := range tests {
+		got, err := ParseTrustedProxies(tt.list)
+		s := fmt.Sprint(got)
+		if err != nil {
+			s = err.Error()
+		}
+		if s != tt.want {
+			t.Errorf("ParseTrustedProxies(%q) = %s, want %s", tt.list, s, tt.want)
+		}
+	}
+}
+
+// TestTrustedProxies checks that behind a trusted proxy each client has its
+// own failed-authentication bucket, keyed on its X-Forwarded-For address,
+// and that without it every client behind the proxy shares one.
+func TestTrustedProxies(t *testing.T) {
+	svc, err := service.New(context.Background(), storetest.SQLite(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name    string
+		trusted string
+		want    []int // the statuses of: client 1, client 1, client 1, client 2, client 1 claiming to be client 2
+	}{
+		{"trusted", "127.0.0.0/8", []int{401, 401, 429, 401, 429}},
+		{"not trusted", "", []int{401, 401, 429, 429, 429}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			proxies, err := ParseTrustedProxies(tt.trusted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(New(svc, Config{PublicURL: "http://x", RateLimit: 0.5, RateBurst: 2, TrustedProxies: proxies,
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+			defer srv.Close()
+			var got []int
+			for _, xff := range []string{"203.0.113.1", "203.0.113.1", "203.0.113.1", "203.0.113.2", "203.0.113.2, 203.0.113.1"} {
+				req, _ := http.NewRequest("GET", srv.URL+"/v1/user", nil)
+				req.Header.Set("Authorization", "Bearer guess")
+				req.Header.Set("X-Forwarded-For", xff)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				got = append(got, res.StatusCode)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("statuses %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -133,6 +133,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&hs.WriteTimeout, "write-timeout", envDuration("INTEGRATIONS_WRITE_TIMEOUT", 60*time.Second), "longest from the end of a request's headers to the end of its answer ($INTEGRATIONS_WRITE_TIMEOUT)")
 	fs.DurationVar(&hs.IdleTimeout, "idle-timeout", envDuration("INTEGRATIONS_IDLE_TIMEOUT", 120*time.Second), "longest a keep-alive connection waits for its next request ($INTEGRATIONS_IDLE_TIMEOUT)")
 	fs.IntVar(&hs.MaxHeaderBytes, "max-header-bytes", int(envInt("INTEGRATIONS_MAX_HEADER_BYTES", 64<<10)), "largest request headers accepted; larger get 431 ($INTEGRATIONS_MAX_HEADER_BYTES)")
+	trustedProxies := fs.String("trusted-proxies", env("INTEGRATIONS_TRUSTED_PROXIES", ""), "comma-separated networks (CIDRs) of the proxies in front of the server: for their requests the client's address is taken from X-Forwarded-For; none by default ($INTEGRATIONS_TRUSTED_PROXIES)")
 	logLevel := fs.String("log-level", env("INTEGRATIONS_LOG_LEVEL", "info"), "debug, info, warn or error ($INTEGRATIONS_LOG_LEVEL)")
 	var dc delivery.Config
 	fs.IntVar(&dc.Workers, "delivery-workers", int(envInt("INTEGRATIONS_DELIVERY_WORKERS", 8)), "event deliveries in flight at once ($INTEGRATIONS_DELIVERY_WORKERS)")
@@ -155,6 +156,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		if !l.set {
 			return fmt.Errorf("--%s must be positive", l.name)
 		}
+	}
+	proxies, err := api.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
+		return err
 	}
 	if dc.Lease <= dc.Timeout {
 		return fmt.Errorf("--delivery-lease (%v) must be longer than --delivery-timeout (%v): a lease that runs out during an attempt lets another replica send the event again", dc.Lease, dc.Timeout)
@@ -198,7 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		*publicURL = "http://" + ln.Addr().String()
 	}
 	handler := api.New(svc, api.Config{PublicURL: *publicURL, MaxBodyBytes: *maxBody, CacheBytes: *cacheBytes,
-		RateLimit: *rateLimit, RateBurst: *rateBurst, Logger: logger})
+		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: proxies, Logger: logger})
 	dc.Logger = logger
 	dispatcher := delivery.New(svc, handler, dc)
 	svc.OnEvent(dispatcher.Wake)
