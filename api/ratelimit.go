@@ -1,10 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +15,7 @@ import (
 )
 
 // Rate limiting: a token bucket per API token (per client address for
-// requests without a valid token), in each replica's memory. A bucket holds
+// requests without a valid token, see clientAddr), in each replica's memory. A bucket holds
 // up to burst requests and refills at rate per second.
 
 // Default rate limits.
@@ -86,7 +89,10 @@ func (l *limiter) prune(now time.Time) {
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // limit applies the limiter to a request of key and sets the X-RateLimit
-// headers; it returns an ERATELIMIT error when the bucket is empty.
+// headers: Limit is the size of the bucket (the burst, the most requests
+// that may come at once), Remaining the requests the bucket holds after this
+// one, and Reset the seconds until it is full again. It returns an
+// ERATELIMIT error, with Retry-After, when the bucket is empty.
 func (s *Server) limit(w http.ResponseWriter, key string) error {
 	if s.limiter == nil {
 		return nil
@@ -104,11 +110,85 @@ func (s *Server) limit(w http.ResponseWriter, key string) error {
 	return integrations.Errorf(integrations.ERATELIMIT, "Too many requests: retry in %d second(s).", after)
 }
 
-// clientKey is the rate-limit key of a request without a valid token.
-func clientKey(r *http.Request) string {
+// clientKey is the rate-limit key of a request without a valid token: the
+// client's address.
+func (s *Server) clientKey(r *http.Request) string {
+	return "client:" + clientAddr(r, s.cfg.TrustedProxies)
+}
+
+// clientAddr returns the address of the client that sent a request: the
+// address it came from, unless that is a trusted proxy; then the rightmost
+// address of X-Forwarded-For that is not a trusted proxy. Each proxy appends
+// the address it got the request from, so what is left of the first address
+// no trusted proxy wrote is the client's own say and is ignored. An entry
+// that is not an address ends the walk at the proxy that passed it on: a
+// client cannot choose its key by sending garbage.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return "client:" + host
+	addr, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(addr, trusted) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, ok := parseHop(hops[i])
+		if !ok {
+			break
+		}
+		addr = hop
+		if !isTrusted(hop, trusted) {
+			break
+		}
+	}
+	return addr.String()
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	addr = addr.Unmap()
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop parses an address of X-Forwarded-For, with or without a port.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+// ParseTrustedProxies parses a comma-separated list of networks (CIDRs such
+// as 10.0.0.0/8 or fd00::/8, or single addresses) for Config.TrustedProxies.
+func ParseTrustedProxies(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(list, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("trusted proxies: %q is neither a network (CIDR) nor an address", s)
+			}
+			a = a.Unmap()
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() {
+			return nil, fmt.Errorf("trusted proxies: %q: write IPv4 networks as such", s)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
 	"regexp"
 	"sort"
@@ -34,7 +35,12 @@ type Config struct {
 	// RateLimit turns rate limiting off.
 	RateLimit float64
 	RateBurst int
-	Logger    *slog.Logger
+	// TrustedProxies are the networks of the proxies in front of the
+	// server: for a request from one of them, the client's address (the key
+	// of the failed-authentication rate limit) is taken from
+	// X-Forwarded-For. None by default: the address the request came from.
+	TrustedProxies []netip.Prefix
+	Logger         *slog.Logger
 }
 
 // DefaultMaxBodyBytes is the default limit on request bodies. It leaves room
@@ -168,7 +174,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 	if err != nil {
 		// Failed attempts count against the client's address, so that
 		// nobody tries tokens at full speed.
-		if limitErr := s.limit(w, clientKey(r)); limitErr != nil {
+		if limitErr := s.limit(w, s.clientKey(r)); limitErr != nil {
 			err = limitErr
 		}
 		s.writeError(w, r, err)

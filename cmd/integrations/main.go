@@ -127,6 +127,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	cacheBytes := fs.Int64("cache-bytes", envInt("INTEGRATIONS_CACHE_BYTES", api.DefaultCacheBytes), "memory for cached answers; -1 turns the cache off ($INTEGRATIONS_CACHE_BYTES)")
 	rateLimit := fs.Float64("rate-limit", envFloat("INTEGRATIONS_RATE_LIMIT", api.DefaultRateLimit), "requests per second per token; -1 turns rate limiting off ($INTEGRATIONS_RATE_LIMIT)")
 	rateBurst := fs.Int("rate-burst", int(envInt("INTEGRATIONS_RATE_BURST", api.DefaultRateBurst)), "requests a token may send at once before the rate applies ($INTEGRATIONS_RATE_BURST)")
+	var hs http.Server // the HTTP server, with its limits from the flags
+	fs.DurationVar(&hs.ReadHeaderTimeout, "read-header-timeout", envDuration("INTEGRATIONS_READ_HEADER_TIMEOUT", 10*time.Second), "longest a client may take to send a request's headers ($INTEGRATIONS_READ_HEADER_TIMEOUT)")
+	fs.DurationVar(&hs.ReadTimeout, "read-timeout", envDuration("INTEGRATIONS_READ_TIMEOUT", 60*time.Second), "longest a client may take to send a whole request, body included ($INTEGRATIONS_READ_TIMEOUT)")
+	fs.DurationVar(&hs.WriteTimeout, "write-timeout", envDuration("INTEGRATIONS_WRITE_TIMEOUT", 60*time.Second), "longest from the end of a request's headers to the end of its answer ($INTEGRATIONS_WRITE_TIMEOUT)")
+	fs.DurationVar(&hs.IdleTimeout, "idle-timeout", envDuration("INTEGRATIONS_IDLE_TIMEOUT", 120*time.Second), "longest a keep-alive connection waits for its next request ($INTEGRATIONS_IDLE_TIMEOUT)")
+	fs.IntVar(&hs.MaxHeaderBytes, "max-header-bytes", int(envInt("INTEGRATIONS_MAX_HEADER_BYTES", 64<<10)), "largest request headers accepted; larger get 431 ($INTEGRATIONS_MAX_HEADER_BYTES)")
+	trustedProxies := fs.String("trusted-proxies", env("INTEGRATIONS_TRUSTED_PROXIES", ""), "comma-separated networks (CIDRs) of the proxies in front of the server: for their requests the client's address is taken from X-Forwarded-For; none by default ($INTEGRATIONS_TRUSTED_PROXIES)")
 	logLevel := fs.String("log-level", env("INTEGRATIONS_LOG_LEVEL", "info"), "debug, info, warn or error ($INTEGRATIONS_LOG_LEVEL)")
 	var dc delivery.Config
 	fs.IntVar(&dc.Workers, "delivery-workers", int(envInt("INTEGRATIONS_DELIVERY_WORKERS", 8)), "event deliveries in flight at once ($INTEGRATIONS_DELIVERY_WORKERS)")
@@ -136,6 +143,22 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&dc.BaseBackoff, "delivery-backoff", envDuration("INTEGRATIONS_DELIVERY_BACKOFF", time.Second), "delay before the first retry, doubled at each retry ($INTEGRATIONS_DELIVERY_BACKOFF)")
 	fs.BoolVar(&dc.BlockPrivateTargets, "delivery-block-private", env("INTEGRATIONS_DELIVERY_BLOCK_PRIVATE", "") == "true", "refuse event receivers on loopback and private addresses ($INTEGRATIONS_DELIVERY_BLOCK_PRIVATE=true)")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// net/http reads zero as "no limit" (or as another limit): refuse it.
+	for _, l := range []struct {
+		name string
+		set  bool
+	}{
+		{"read-header-timeout", hs.ReadHeaderTimeout > 0}, {"read-timeout", hs.ReadTimeout > 0},
+		{"write-timeout", hs.WriteTimeout > 0}, {"idle-timeout", hs.IdleTimeout > 0}, {"max-header-bytes", hs.MaxHeaderBytes > 0},
+	} {
+		if !l.set {
+			return fmt.Errorf("--%s must be positive", l.name)
+		}
+	}
+	proxies, err := api.ParseTrustedProxies(*trustedProxies)
+	if err != nil {
 		return err
 	}
 	if dc.Lease <= dc.Timeout {
@@ -180,7 +203,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		*publicURL = "http://" + ln.Addr().String()
 	}
 	handler := api.New(svc, api.Config{PublicURL: *publicURL, MaxBodyBytes: *maxBody, CacheBytes: *cacheBytes,
-		RateLimit: *rateLimit, RateBurst: *rateBurst, Logger: logger})
+		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: proxies, Logger: logger})
 	dc.Logger = logger
 	dispatcher := delivery.New(svc, handler, dc)
 	svc.OnEvent(dispatcher.Wake)
@@ -188,15 +211,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	deliveryDone := make(chan struct{})
 	go func() { dispatcher.Run(deliveryCtx); close(deliveryDone) }()
 	defer func() { stopDelivery(); <-deliveryDone }()
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
+	srv := &hs
+	srv.Handler = handler
+	srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
 	logger.Info("listening", "addr", ln.Addr().String(), "public_url", *publicURL, "database", redact(db.url))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

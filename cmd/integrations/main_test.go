@@ -656,6 +656,9 @@ func TestUsage(t *testing.T) {
 		{"help", []string{"help"}, true, []string{"Usage:", "serve", "seed"}},
 		{"seed without a file", []string{"seed"}, false, []string{"seed needs exactly one fixture file"}},
 		{"unknown flag", []string{"serve", "--no-such-flag"}, false, []string{"no-such-flag"}},
+		{"no read-header timeout", []string{"serve", "--read-header-timeout", "0"}, false, []string{"--read-header-timeout must be positive"}},
+		{"negative header limit", []string{"serve", "--max-header-bytes", "-1"}, false, []string{"--max-header-bytes must be positive"}},
+		{"trusted proxies that are no network", []string{"serve", "--trusted-proxies", "10.0.0.0/8,proxy.local"}, false, []string{`"proxy.local" is neither a network`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

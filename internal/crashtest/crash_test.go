@@ -1,11 +1,13 @@
 package crashtest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path"
@@ -48,15 +50,17 @@ func databaseURL(t *testing.T) string {
 }
 
 // serve starts the server binary on a database at an address ("" for a
-// free one).
-func serve(t *testing.T, url, addr string) *e2e.Server {
+// free one), with extra flags and environment variables (KEY=VALUE) if
+// given.
+func serve(t *testing.T, url, addr string, extra e2e.Command) *e2e.Server {
 	t.Helper()
 	return e2e.Start(t, bin, func(free string) e2e.Command {
 		if addr == "" {
 			addr = free
 		}
 		// Rate limiting would answer the load with 429s: it has tests of its own.
-		return e2e.Command{Args: []string{"--addr", addr, "--database", url, "--admin-token", apitest.AdminToken, "--rate-limit", "-1"}}
+		args := []string{"--addr", addr, "--database", url, "--admin-token", apitest.AdminToken, "--rate-limit", "-1"}
+		return e2e.Command{Args: append(args, extra.Args...), Env: extra.Env}
 	})
 }
 
@@ -359,7 +363,7 @@ const writers = 8
 func TestKillWhileWriting(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ func(testing.TB) integrations.Store) {
 		url := databaseURL(t)
-		s := serve(t, url, "")
+		s := serve(t, url, "", e2e.Command{})
 		c := newClient(s.URL)
 		var org struct{ ID string }
 		if _, err := c.do("POST", "/v1/orgs", map[string]string{"title": "Crash Co"}, &org); err != nil {
@@ -377,7 +381,7 @@ func TestKillWhileWriting(t *testing.T) {
 		}
 		t.Logf("%d writes answered before the kill", acks.Load())
 
-		s = serve(t, url, "")
+		s = serve(t, url, "", e2e.Command{})
 		c.url.Store(&s.URL)
 		verify(t, c, ws)
 		s.Stop(t)
@@ -392,7 +396,7 @@ func TestKillWhileWriting(t *testing.T) {
 func TestShutdownUnderLoad(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, _ func(testing.TB) integrations.Store) {
 		url := databaseURL(t)
-		s := serve(t, url, "")
+		s := serve(t, url, "", e2e.Command{})
 		addr := s.Addr
 		c := newClient(s.URL)
 		var org struct{ ID string }
@@ -402,25 +406,96 @@ func TestShutdownUnderLoad(t *testing.T) {
 		stop := make(chan struct{})
 		ws, acks, wait := load(c, org.ID, writers, true, stop)
 		waitFor(t, "100 answered writes", func() bool { return acks.Load() >= 100 })
+		// A request in flight at the signal, for certain: its handler is
+		// reading its body, which comes only once the server has stopped
+		// listening.
+		slow := startSlowRequest(t, addr, "crashtest-drain", `{"title": "Drained Co"}`)
 		s.Signal(t, syscall.SIGTERM)
+		waitFor(t, "the server to stop listening", func() bool {
+			conn, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			return err != nil
+		})
+		drained := slow.finish(t)
 		if code := s.Wait(t); code != 0 {
 			t.Fatalf("exit status %d after SIGTERM; output:\n%s", code, s.Stderr())
 		}
 		before := acks.Load()
 		first := s.Stderr()
+		_, afterSignal, _ := strings.Cut(first, "shutting down: finishing in-flight requests")
+		if !strings.Contains(afterSignal, `"request_id":"crashtest-drain"`) {
+			t.Errorf("the request in flight at the signal was not logged as served during the drain:\n%.3000s", first)
+		}
 
-		s = serve(t, url, addr)
+		s = serve(t, url, addr, e2e.Command{})
 		waitFor(t, "100 more answered writes after the restart", func() bool { return acks.Load() >= before+100 })
 		close(stop)
 		if err := wait(); err != nil {
 			t.Fatal(err) // a partial answer, or an error status
 		}
 		verify(t, c, ws)
+		if _, err := c.do("GET", "/v1/orgs/"+drained, nil, nil); err != nil {
+			t.Errorf("the organization created during the drain: %v", err)
+		}
 		s.Stop(t)
 		t.Logf("%d writes answered, %d before the SIGTERM", acks.Load(), before)
 		checkLogs(t, c, first, s.Stderr())
 		checkStore(t, url)
 	})
+}
+
+// slowRequest is a POST /v1/orgs in flight: the server has read its headers
+// and its handler waits for its body.
+type slowRequest struct {
+	conn net.Conn
+	r    *bufio.Reader
+	body string
+}
+
+// startSlowRequest sends the headers of a request that expects "100
+// Continue" and returns once the server sends it: its handler has started
+// to read the body.
+func startSlowRequest(t *testing.T, addr, id, body string) *slowRequest {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(time.Minute))
+	fmt.Fprintf(conn, "POST /v1/orgs HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"+
+		"Content-Length: %d\r\nExpect: 100-continue\r\nX-Request-Id: %s\r\n\r\n", addr, apitest.AdminToken, len(body), id)
+	r := bufio.NewReader(conn)
+	res, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("the slow request: %v", err)
+	}
+	if res.StatusCode != http.StatusContinue {
+		t.Fatalf("the slow request: status %d, want 100 Continue", res.StatusCode)
+	}
+	return &slowRequest{conn: conn, r: r, body: body}
+}
+
+// finish sends the body and returns the id of the organization created: the
+// answer must be a complete 201.
+func (s *slowRequest) finish(t *testing.T) string {
+	t.Helper()
+	if _, err := io.WriteString(s.conn, s.body); err != nil {
+		t.Fatalf("the slow request's body: %v", err)
+	}
+	res, err := http.ReadResponse(s.r, nil)
+	if err != nil {
+		t.Fatalf("the slow request got no answer: %v", err)
+	}
+	defer res.Body.Close()
+	var org struct{ ID string }
+	data, err := io.ReadAll(res.Body)
+	if err != nil || res.StatusCode != http.StatusCreated || json.Unmarshal(data, &org) != nil || org.ID == "" {
+		t.Fatalf("the slow request: status %d, %v: %q; want a complete 201", res.StatusCode, err, data)
+	}
+	return org.ID
 }
 
 // checkLogs checks the logs of the servers that ran one after the other:
