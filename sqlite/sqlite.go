@@ -41,8 +41,10 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 	// One connection writes, with transactions that take the write lock when
 	// they begin, so that writers queue instead of failing with SQLITE_BUSY.
 	// It never checkpoints: the checkpointer does, in the background. The
-	// WAL is truncated to 64 MiB when it starts over.
-	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)"))
+	// WAL is truncated to 64 MiB when it starts over. Its statement
+	// journals, which keep what each savepoint of a batch may have to undo,
+	// stay in memory instead of temporary files.
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_pragma=temp_store(MEMORY)"))
 	if err != nil {
 		return nil, err
 	}
@@ -141,11 +143,9 @@ var Dialect = sqlstore.Dialect{
 	// One connection writes: concurrent writes share commits.
 	BatchWrites: true,
 	// A bulk load inserts into indexes at random places: a page cache that
-	// holds them saves rereading pages, and statement journals in memory
-	// save writing the pages that each multi-row INSERT changes to a
-	// temporary file. LoadReset restores SQLite's defaults.
-	LoadSettings: []string{"PRAGMA cache_size = -262144", "PRAGMA temp_store = MEMORY"},
-	LoadReset:    []string{"PRAGMA cache_size = -2000", "PRAGMA temp_store = DEFAULT"},
+	// holds them saves rereading pages. LoadReset restores SQLite's default.
+	LoadSettings: []string{"PRAGMA cache_size = -262144"},
+	LoadReset:    []string{"PRAGMA cache_size = -2000"},
 }
 
 // hasCode returns a function that reports whether an error is a SQLite error
