@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,18 +403,35 @@ func TestReceiverCannotHarmTheServer(t *testing.T) {
 			t.Error("the private receiver was reached")
 		}
 	})
-	t.Run("no redirect to another host", func(t *testing.T) {
+	t.Run("no redirect to another host, and no retry", func(t *testing.T) {
 		e := apitest.New(t, storetest.SQLite(t))
 		e.Seed(world)
 		other := newReceiver(t)
-		redirect := httptest.NewServer(http.RedirectHandler(other.srv.URL, http.StatusTemporaryRedirect))
+		var hits atomic.Int32
+		redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			http.Redirect(w, r, other.srv.URL, http.StatusTemporaryRedirect)
+		}))
 		t.Cleanup(redirect.Close)
 		setTarget(t, e, redirect.URL, "runtime")
-		start(t, e, delivery.Config{MaxAttempts: 1})
+		// Room for retries: a refused redirect must use none of them.
+		start(t, e, delivery.Config{MaxAttempts: 5})
 		install(t, e, "acme", "alice-token")
 		out := waitFirstEvent(t, e, "failed")
-		if msg := lastLog(out); !strings.Contains(msg, "another host") {
-			t.Errorf("trace %q does not say the redirect was refused", msg)
+		logs := out["trace"].(map[string]any)["logs"].([]any)
+		if len(logs) != 1 {
+			t.Errorf("a refused redirect was attempted %d times, want once: %v", len(logs), logs)
+		}
+		msg := lastLog(out)
+		if !strings.Contains(msg, "redirect to another host ("+other.srv.URL+") refused") ||
+			!strings.Contains(msg, "not retried") {
+			t.Errorf("trace %q does not say that the redirect to %s was refused for good", msg, other.srv.URL)
+		}
+		if n := hits.Load(); n != 1 {
+			t.Errorf("the redirecting receiver got %d requests, want 1", n)
+		}
+		if n := len(other.notify); n != 0 {
+			t.Errorf("the other host got %d requests", n)
 		}
 	})
 	t.Run("slow receivers time out", func(t *testing.T) {
