@@ -105,7 +105,9 @@ type Tx interface {
 	// lease, the event's new Status, Attempts and NextAttemptAt, releasing the
 	// lease. It reports whether the worker still held it.
 	RecordAttempt(e *Event, a *EventAttempt, worker string) (bool, error)
-	// RetryEvent makes an event pending again, due at at.
+	// RetryEvent makes an event pending again, due at at, with a fresh budget
+	// of attempts: its Attempts start again from 0 (and the number of its
+	// next attempt from 1); the attempts recorded so far stay.
 	RetryEvent(id string, at time.Time) error
 
 	// InitDelivery returns an integration's delivery settings, creating them

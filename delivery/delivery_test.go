@@ -111,7 +111,9 @@ func start(t *testing.T, e *apitest.Env, cfg delivery.Config) *delivery.Dispatch
 	if cfg.BaseBackoff == 0 {
 		cfg.BaseBackoff = 10 * time.Millisecond
 	}
-	cfg.PollInterval = 20 * time.Millisecond
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 20 * time.Millisecond
+	}
 	d := delivery.New(e.Svc, e.API, cfg)
 	e.Svc.OnEvent(d.Wake)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -301,6 +303,70 @@ func TestFinalAnswersAndGivingUp(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A redelivered event goes out again at once, with a fresh budget of
+// attempts, and its trace keeps every attempt.
+func TestRedeliver(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		// 406 is final; after the first redelivery 200; after the second
+		// 500, which deserves a retry, then 200.
+		rc := newReceiver(t, 406, 200, 500)
+		setTarget(t, e, rc.srv.URL, "runtime")
+		// No poll in the test's time, and no wait before a retry: only a wake
+		// (a write, a redelivery, a worker that finished) makes the
+		// dispatcher look.
+		start(t, e, delivery.Config{MaxAttempts: 2, BaseBackoff: time.Nanosecond, PollInterval: time.Hour})
+		install(t, e, "acme", "alice-token")
+		eventID := rc.next(t, "installation_setup").Event["eventId"].(string)
+		waitEvent(t, e, "alice-token", eventID, "failed")
+
+		redeliver := func(token string) {
+			t.Helper()
+			var out struct{ Event map[string]any }
+			e.Expect(202, "POST", "/ext/integrations/hooks/events/"+eventID+"/redeliver", token, nil).JSON(t, &out)
+			if out.Event["id"] != eventID || out.Event["status"] != "pending" {
+				t.Errorf("redeliver answered %v, want the event, pending", out.Event)
+			}
+		}
+		messages := func(out map[string]any) []string {
+			var lines []string
+			for _, l := range out["trace"].(map[string]any)["logs"].([]any) {
+				lines = append(lines, l.(map[string]any)["message"].(string))
+			}
+			return lines
+		}
+		redeliver("alice-token")
+		if got := rc.next(t, "installation_setup"); got.Event["eventId"] != eventID {
+			t.Errorf("after the redelivery the receiver got %v", got.Event)
+		}
+		lines := messages(waitEvent(t, e, "alice-token", eventID, "success"))
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "attempt 1 ") || !strings.Contains(lines[0], "406") ||
+			!strings.HasPrefix(lines[1], "attempt 2 ") || !strings.Contains(lines[1], ": 200 in") {
+			t.Errorf("trace after one redelivery: %q, want the 406 and the 200", lines)
+		}
+
+		// Two attempts made, as many as MaxAttempts: a second redelivery
+		// still gets a retry after its 500, since it starts a new budget.
+		var tok map[string]string
+		e.Expect(201, "POST", "/ext/integrations/hooks/tokens", "alice-token", nil).JSON(t, &tok)
+		redeliver(tok["token"])
+		rc.next(t, "installation_setup")
+		rc.next(t, "installation_setup")
+		lines = messages(waitEvent(t, e, "alice-token", eventID, "success"))
+		if len(lines) != 4 || !strings.Contains(lines[2], "500") || !strings.HasPrefix(lines[3], "attempt 4 ") || !strings.Contains(lines[3], ": 200 in") {
+			t.Errorf("trace after a second redelivery: %q, want 406, 200, 500, 200", lines)
+		}
+		rc.mu.Lock()
+		n := len(rc.got)
+		rc.mu.Unlock()
+		if n != 4 {
+			t.Errorf("the receiver got %d requests, want 4", n)
+		}
+		e.Expect(404, "POST", "/ext/integrations/hooks/events/nothere/redeliver", "alice-token", nil)
+	})
 }
 
 func TestWebhookSignature(t *testing.T) {

@@ -231,9 +231,10 @@ func (s *Service) Event(ctx context.Context, name, id string) (EventWithAttempts
 	return out, err
 }
 
-// RedeliverEvent makes an event pending again so that it is delivered once
-// more, whatever its status. Admins of the owning organization and the
-// integration's own token may.
+// RedeliverEvent makes an event pending again, due now and with a fresh
+// budget of attempts, so that it is delivered once more whatever its status;
+// the attempts made so far stay in its trace. Admins of the owning
+// organization and the integration's own token may.
 func (s *Service) RedeliverEvent(ctx context.Context, name, id string) (*integrations.Event, error) {
 	c := caller(ctx)
 	var out *integrations.Event

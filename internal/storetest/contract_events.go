@@ -134,7 +134,7 @@ func testEvents(t *testing.T, s integrations.Store) {
 			}
 		}
 	})
-	t.Run("final statuses are never claimed; retry makes them pending", func(t *testing.T) {
+	t.Run("final statuses are never claimed; retry makes them pending again, with a fresh budget", func(t *testing.T) {
 		done := event("done", "i1", "", t0)
 		update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(done) })
 		update(t, s, func(tx integrations.Tx) error {
@@ -157,8 +157,13 @@ func testEvents(t *testing.T, s integrations.Store) {
 		}
 		update(t, s, func(tx integrations.Tx) error { return tx.RetryEvent("done", at(6000)) })
 		got := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("done") })
-		if got.Status != integrations.EventPending || !got.NextAttemptAt.Equal(at(6000)) {
+		// A fresh budget of attempts; the attempts made stay recorded.
+		if got.Status != integrations.EventPending || !got.NextAttemptAt.Equal(at(6000)) || got.Attempts != 0 {
 			t.Errorf("after retry: %+v", got)
+		}
+		attempts := get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts("done") })
+		if len(attempts) != 1 || attempts[0].Attempt != 1 {
+			t.Errorf("after retry, attempts %+v, want the one recorded before", attempts)
 		}
 		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.RetryEvent("nope", t0) })
 	})
