@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -594,6 +595,156 @@ func TestTwoDispatchersDeliverOnce(t *testing.T) {
 		defer rc.mu.Unlock()
 		if len(rc.got) != n+1 {
 			t.Errorf("%d deliveries for %d events", len(rc.got), n+1)
+		}
+	})
+}
+
+// A receiver that answers with an endless body gets its attempt recorded
+// after the first MaxResponseBytes: the rest is never read, and the server
+// goes on delivering.
+func TestHugeAnswersAreCut(t *testing.T) {
+	e := apitest.New(t, storetest.SQLite(t))
+	e.Seed(world)
+	const huge = 1 << 30 // what the receiver would send, if it were read
+	var sent atomic.Int64
+	var answers atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		// The first answer deserves a retry, the second is a success: both
+		// are cut.
+		if answers.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for sent.Load() < huge {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return // the server hung up: what it must do
+			}
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	setTarget(t, e, receiver.URL, "runtime")
+	start(t, e, delivery.Config{MaxAttempts: 2})
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	install(t, e, "acme", "alice-token")
+	out := waitFirstEvent(t, e, "success")
+	runtime.ReadMemStats(&after)
+
+	logs := out["trace"].(map[string]any)["logs"].([]any)
+	if len(logs) != 2 {
+		t.Fatalf("want 2 attempts, got %v", logs)
+	}
+	first := logs[0].(map[string]any)["message"].(string)
+	if !strings.Contains(first, "500") || !strings.Contains(first, "xxx...") || len(first) > 500 {
+		t.Errorf("first attempt %q: want the 500 with a short excerpt of the answer", first)
+	}
+	// The receiver wrote until the server closed the connection: kernel
+	// buffers hold a few MiB, nowhere near what it had to send.
+	if n := sent.Load(); n >= 64<<20 {
+		t.Errorf("the receiver sent %d MiB: the server read far beyond 64 KiB", n>>20)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown >= 64<<20 {
+		t.Errorf("the process allocated %d MiB while delivering: answers are not cut", grown>>20)
+	}
+	// The server is fine: another event goes out, the API answers.
+	e.Expect(200, "PATCH", "/v1/integrations/hooks/installations/"+out["event"].(map[string]any)["installationId"].(string),
+		"alice-token", map[string]any{"externalIds": []string{"after"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for answers.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := answers.Load(); n != 3 {
+		t.Errorf("the receiver got %d requests, want 3", n)
+	}
+}
+
+// On shutdown the dispatcher takes no new event, lets the delivery in
+// flight finish and records it, then Run returns.
+func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		arrived := make(chan string, 10)
+		release := make(chan struct{})
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived <- r.Header.Get("X-GitBook-Event-Type")
+			<-release
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(receiver.Close)
+		t.Cleanup(func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		})
+		setTarget(t, e, receiver.URL, "runtime")
+		d := delivery.New(e.Svc, e.API, delivery.Config{PollInterval: 20 * time.Millisecond, BaseBackoff: 10 * time.Millisecond})
+		e.Svc.OnEvent(d.Wake)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+
+		id := install(t, e, "acme", "alice-token")
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery started")
+		}
+		cancel()
+		// Run waits for the delivery in flight.
+		select {
+		case <-done:
+			t.Fatal("Run returned with a delivery in flight")
+		case <-time.After(200 * time.Millisecond):
+		}
+		// A change made now stays in the outbox: the dispatcher is stopping.
+		e.Expect(201, "POST", "/v1/integrations/hooks/installations/"+id+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		close(release)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after the delivery in flight ended")
+		}
+		select {
+		case typ := <-arrived:
+			t.Errorf("a %s event was sent after shutdown began", typ)
+		default:
+		}
+
+		var list struct {
+			Items []struct {
+				ID      string
+				Payload struct{ Type string }
+			}
+		}
+		e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
+		if len(list.Items) != 2 {
+			t.Fatalf("want 2 events, got %+v", list.Items)
+		}
+		for _, ev := range list.Items {
+			var out map[string]any
+			e.Expect(200, "GET", "/v1/integrations/hooks/events/"+ev.ID, "alice-token", nil).JSON(t, &out)
+			logs := out["trace"].(map[string]any)["logs"].([]any)
+			switch ev.Payload.Type {
+			case "installation_setup": // in flight at shutdown: finished and recorded
+				if out["event"].(map[string]any)["status"] != "success" || len(logs) != 1 || !strings.Contains(lastLog(out), ": 200 in") {
+					t.Errorf("the delivery in flight at shutdown: %v", out)
+				}
+			case "space_installation_setup": // made during shutdown: waits, untried
+				if len(logs) != 1 || !strings.HasPrefix(lastLog(out), "pending: attempt 1") {
+					t.Errorf("the event made during shutdown: %v", out)
+				}
+			default:
+				t.Errorf("unexpected event %s", ev.Payload.Type)
+			}
 		}
 	})
 }
