@@ -3,6 +3,7 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -537,31 +538,92 @@ func lastLog(out map[string]any) string {
 
 // A change that fails emits nothing; one that commits always has its event.
 func TestOutboxFollowsTheTransaction(t *testing.T) {
-	e := apitest.New(t, storetest.SQLite(t))
-	e.Seed(`
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := &failAfterEvent{Store: open(t)}
+		e := apitest.New(t, store)
+		e.Seed(`
 users: [{id: alice, displayName: Alice, email: alice@example.com, tokens: [alice-token]}]
 organizations: [{id: acme, title: Acme, members: [{user: alice, role: admin}]}]
+spaces: [{id: handbook, organization: acme, title: Handbook}]
 integrations:
   - {name: hooks, organization: acme, title: Hooks, visibility: public, scopes: [],
      configurations: {account: {properties: {mode: {type: string, enum: [a, b]}}}}}
 `)
-	id := install(t, e, "acme", "alice-token")
-	count := func() int {
-		var list struct{ Count int }
-		e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
-		return list.Count
+		id := install(t, e, "acme", "alice-token")
+		count := func() int {
+			var list struct{ Count int }
+			e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
+			return list.Count
+		}
+		if n := count(); n != 1 {
+			t.Fatalf("after install: %d events", n)
+		}
+		// Refused before anything is written.
+		e.Expect(400, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "c"}})
+		if n := count(); n != 1 {
+			t.Errorf("a refused change emitted an event: %d events", n)
+		}
+		// Failing after its change and its event were written: both go.
+		store.armed.Store(true)
+		e.Expect(500, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "b"}})
+		e.Expect(500, "POST", "/v1/integrations/hooks/installations/"+id+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		store.armed.Store(false)
+		if n := store.written.Load(); n != 2 {
+			t.Fatalf("the failing transactions wrote %d events, want 2: the failure came too early", n)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("a transaction that failed after writing its event left it: %d events", n)
+		}
+		var in struct{ Configuration map[string]any }
+		e.Expect(200, "GET", "/v1/integrations/hooks/installations/"+id, "alice-token", nil).JSON(t, &in)
+		if in.Configuration["mode"] != nil {
+			t.Errorf("the failed change stayed: configuration %v", in.Configuration)
+		}
+		e.Expect(404, "GET", "/v1/integrations/hooks/installations/"+id+"/spaces/handbook", "alice-token", nil)
+		// Committed changes have their events.
+		e.Expect(200, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "a"}})
+		if n := count(); n != 2 {
+			t.Errorf("a committed change has no event: %d events", n)
+		}
+	})
+}
+
+// failAfterEvent is a store whose write transactions, while armed, fail at
+// their very end when they wrote an event, once it is in the transaction.
+type failAfterEvent struct {
+	integrations.Store
+	armed   atomic.Bool
+	written atomic.Int32 // events written, and seen in their transaction, before a failure
+}
+
+func (s *failAfterEvent) Update(ctx context.Context, fn func(integrations.Tx) error) error {
+	return s.Store.Update(ctx, func(tx integrations.Tx) error {
+		w := &eventsTx{Tx: tx}
+		if err := fn(w); err != nil || !s.armed.Load() || len(w.ids) == 0 {
+			return err
+		}
+		for _, id := range w.ids {
+			if _, err := tx.Event(id); err != nil {
+				return fmt.Errorf("the event is not in its transaction: %w", err)
+			}
+			s.written.Add(1)
+		}
+		return errors.New("injected failure after the event was written")
+	})
+}
+
+// eventsTx notes the events written in a transaction.
+type eventsTx struct {
+	integrations.Tx
+	ids []string
+}
+
+func (t *eventsTx) CreateEvent(e *integrations.Event) error {
+	err := t.Tx.CreateEvent(e)
+	if err == nil {
+		t.ids = append(t.ids, e.ID)
 	}
-	if n := count(); n != 1 {
-		t.Fatalf("after install: %d events", n)
-	}
-	e.Expect(400, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "c"}})
-	if n := count(); n != 1 {
-		t.Errorf("a refused change emitted an event: %d events", n)
-	}
-	e.Expect(200, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "a"}})
-	if n := count(); n != 2 {
-		t.Errorf("a committed change has no event: %d events", n)
-	}
+	return err
 }
 
 // Two dispatchers on one store deliver each event once.
