@@ -14,6 +14,14 @@ import (
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateLeases runs fn like Update, for the writes that row locks and
+	// leases keep consistent on their own: claiming events (Tx.ClaimEvents)
+	// and recording attempts under a lease (Tx.RecordAttempt). Concurrent
+	// claims skip each other's rows instead of conflicting. Each statement
+	// sees what committed before it began, not one snapshot for the whole
+	// transaction: READ COMMITTED on PostgreSQL; on SQLite, where writers
+	// take turns, it is Update.
+	UpdateLeases(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Version returns a value that changes whenever a transaction commits,
