@@ -48,7 +48,7 @@ type Event struct {
 	Type           string
 	Payload        json.RawMessage // the spec's Event
 	Status         EventStatus
-	Attempts       int
+	Attempts       int // attempts made since the event was created or last redelivered
 	NextAttemptAt  time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
@@ -57,7 +57,7 @@ type Event struct {
 // EventAttempt records one attempt to deliver an event.
 type EventAttempt struct {
 	EventID    string
-	Attempt    int
+	Attempt    int // its number since the event was created or last redelivered
 	At         time.Time
 	Target     string // the URL, or "" when there was none
 	StatusCode int    // 0 when no response came back

@@ -14,6 +14,14 @@ import (
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
+	// UpdateLeases runs fn like Update, for the writes that row locks and
+	// leases keep consistent on their own: claiming events (Tx.ClaimEvents)
+	// and recording attempts under a lease (Tx.RecordAttempt). Concurrent
+	// claims skip each other's rows instead of conflicting. Each statement
+	// sees what committed before it began, not one snapshot for the whole
+	// transaction: READ COMMITTED on PostgreSQL; on SQLite, where writers
+	// take turns, it is Update.
+	UpdateLeases(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
 	// Version returns a value that changes whenever a transaction commits,
@@ -105,7 +113,9 @@ type Tx interface {
 	// lease, the event's new Status, Attempts and NextAttemptAt, releasing the
 	// lease. It reports whether the worker still held it.
 	RecordAttempt(e *Event, a *EventAttempt, worker string) (bool, error)
-	// RetryEvent makes an event pending again, due at at.
+	// RetryEvent makes an event pending again, due at at, with a fresh budget
+	// of attempts: its Attempts start again from 0 (and the number of its
+	// next attempt from 1); the attempts recorded so far stay.
 	RetryEvent(id string, at time.Time) error
 
 	// InitDelivery returns an integration's delivery settings, creating them

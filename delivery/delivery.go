@@ -1,8 +1,9 @@
 // Package delivery sends integration events from the outbox to their
 // receivers: a development tunnel, or the publisher's event URL. Delivery is
 // at least once: retried with exponential backoff and jitter on network
-// errors, timeouts, 408, 429 and 5xx, final on other answers, and given up
-// after a bounded number of attempts. Every attempt is recorded.
+// errors, timeouts, 408, 429 and 5xx, final on other answers (a redirect to
+// another host included), and given up after a bounded number of attempts.
+// Every attempt is recorded.
 package delivery
 
 import (
@@ -122,16 +123,22 @@ func New(svc *service.Service, enc Encoder, cfg Config) *Dispatcher {
 		// the server, or the tokens in an event, somewhere else.
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 3 {
-				return errors.New("too many redirects")
+				return &refusedRedirect{"too many redirects (3 on the same host)"}
 			}
 			if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
-				return fmt.Errorf("redirect to another host (%s) refused", req.URL.Host)
+				return &refusedRedirect{fmt.Sprintf("redirect to another host (%s://%s) refused", req.URL.Scheme, req.URL.Host)}
 			}
 			return nil
 		},
 	}
 	return d
 }
+
+// refusedRedirect is a redirect that the client does not follow. It is final:
+// the receiver would answer the same way again.
+type refusedRedirect struct{ reason string }
+
+func (r *refusedRedirect) Error() string { return r.reason }
 
 // Wake tells the dispatcher that new events may be due, so that it looks now
 // instead of at its next poll.
@@ -271,7 +278,10 @@ func (d *Dispatcher) send(ctx context.Context, job *service.Job) (outcome, int, 
 		req.Header.Set("X-GitBook-Signature", Sign(job.SigningSecrets.Integration, time.Now(), body))
 	}
 	res, err := d.client.Do(req)
-	if err != nil {
+	var refused *refusedRedirect
+	if errors.As(err, &refused) {
+		return final, 0, refused.reason + ": the receiver answered with a redirect that is not followed; not retried"
+	} else if err != nil {
 		return retry, 0, "request failed: " + err.Error()
 	}
 	defer res.Body.Close()

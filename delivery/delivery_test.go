@@ -3,14 +3,17 @@ package delivery_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,7 +113,9 @@ func start(t *testing.T, e *apitest.Env, cfg delivery.Config) *delivery.Dispatch
 	if cfg.BaseBackoff == 0 {
 		cfg.BaseBackoff = 10 * time.Millisecond
 	}
-	cfg.PollInterval = 20 * time.Millisecond
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 20 * time.Millisecond
+	}
 	d := delivery.New(e.Svc, e.API, cfg)
 	e.Svc.OnEvent(d.Wake)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -304,6 +309,70 @@ func TestFinalAnswersAndGivingUp(t *testing.T) {
 	})
 }
 
+// A redelivered event goes out again at once, with a fresh budget of
+// attempts, and its trace keeps every attempt.
+func TestRedeliver(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		// 406 is final; after the first redelivery 200; after the second
+		// 500, which deserves a retry, then 200.
+		rc := newReceiver(t, 406, 200, 500)
+		setTarget(t, e, rc.srv.URL, "runtime")
+		// No poll in the test's time, and no wait before a retry: only a wake
+		// (a write, a redelivery, a worker that finished) makes the
+		// dispatcher look.
+		start(t, e, delivery.Config{MaxAttempts: 2, BaseBackoff: time.Nanosecond, PollInterval: time.Hour})
+		install(t, e, "acme", "alice-token")
+		eventID := rc.next(t, "installation_setup").Event["eventId"].(string)
+		waitEvent(t, e, "alice-token", eventID, "failed")
+
+		redeliver := func(token string) {
+			t.Helper()
+			var out struct{ Event map[string]any }
+			e.Expect(202, "POST", "/ext/integrations/hooks/events/"+eventID+"/redeliver", token, nil).JSON(t, &out)
+			if out.Event["id"] != eventID || out.Event["status"] != "pending" {
+				t.Errorf("redeliver answered %v, want the event, pending", out.Event)
+			}
+		}
+		messages := func(out map[string]any) []string {
+			var lines []string
+			for _, l := range out["trace"].(map[string]any)["logs"].([]any) {
+				lines = append(lines, l.(map[string]any)["message"].(string))
+			}
+			return lines
+		}
+		redeliver("alice-token")
+		if got := rc.next(t, "installation_setup"); got.Event["eventId"] != eventID {
+			t.Errorf("after the redelivery the receiver got %v", got.Event)
+		}
+		lines := messages(waitEvent(t, e, "alice-token", eventID, "success"))
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "attempt 1 ") || !strings.Contains(lines[0], "406") ||
+			!strings.HasPrefix(lines[1], "attempt 2 ") || !strings.Contains(lines[1], ": 200 in") {
+			t.Errorf("trace after one redelivery: %q, want the 406 and the 200", lines)
+		}
+
+		// Two attempts made, as many as MaxAttempts: a second redelivery
+		// still gets a retry after its 500, since it starts a new budget.
+		var tok map[string]string
+		e.Expect(201, "POST", "/ext/integrations/hooks/tokens", "alice-token", nil).JSON(t, &tok)
+		redeliver(tok["token"])
+		rc.next(t, "installation_setup")
+		rc.next(t, "installation_setup")
+		lines = messages(waitEvent(t, e, "alice-token", eventID, "success"))
+		if len(lines) != 4 || !strings.Contains(lines[2], "500") || !strings.HasPrefix(lines[3], "attempt 4 ") || !strings.Contains(lines[3], ": 200 in") {
+			t.Errorf("trace after a second redelivery: %q, want 406, 200, 500, 200", lines)
+		}
+		rc.mu.Lock()
+		n := len(rc.got)
+		rc.mu.Unlock()
+		if n != 4 {
+			t.Errorf("the receiver got %d requests, want 4", n)
+		}
+		e.Expect(404, "POST", "/ext/integrations/hooks/events/nothere/redeliver", "alice-token", nil)
+	})
+}
+
 func TestWebhookSignature(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
 		e := apitest.New(t, open(t))
@@ -410,18 +479,35 @@ func TestReceiverCannotHarmTheServer(t *testing.T) {
 			t.Error("the private receiver was reached")
 		}
 	})
-	t.Run("no redirect to another host", func(t *testing.T) {
+	t.Run("no redirect to another host, and no retry", func(t *testing.T) {
 		e := apitest.New(t, storetest.SQLite(t))
 		e.Seed(world)
 		other := newReceiver(t)
-		redirect := httptest.NewServer(http.RedirectHandler(other.srv.URL, http.StatusTemporaryRedirect))
+		var hits atomic.Int32
+		redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			http.Redirect(w, r, other.srv.URL, http.StatusTemporaryRedirect)
+		}))
 		t.Cleanup(redirect.Close)
 		setTarget(t, e, redirect.URL, "runtime")
-		start(t, e, delivery.Config{MaxAttempts: 1})
+		// Room for retries: a refused redirect must use none of them.
+		start(t, e, delivery.Config{MaxAttempts: 5})
 		install(t, e, "acme", "alice-token")
 		out := waitFirstEvent(t, e, "failed")
-		if msg := lastLog(out); !strings.Contains(msg, "another host") {
-			t.Errorf("trace %q does not say the redirect was refused", msg)
+		logs := out["trace"].(map[string]any)["logs"].([]any)
+		if len(logs) != 1 {
+			t.Errorf("a refused redirect was attempted %d times, want once: %v", len(logs), logs)
+		}
+		msg := lastLog(out)
+		if !strings.Contains(msg, "redirect to another host ("+other.srv.URL+") refused") ||
+			!strings.Contains(msg, "not retried") {
+			t.Errorf("trace %q does not say that the redirect to %s was refused for good", msg, other.srv.URL)
+		}
+		if n := hits.Load(); n != 1 {
+			t.Errorf("the redirecting receiver got %d requests, want 1", n)
+		}
+		if n := len(other.notify); n != 0 {
+			t.Errorf("the other host got %d requests", n)
 		}
 	})
 	t.Run("slow receivers time out", func(t *testing.T) {
@@ -460,31 +546,92 @@ func lastLog(out map[string]any) string {
 
 // A change that fails emits nothing; one that commits always has its event.
 func TestOutboxFollowsTheTransaction(t *testing.T) {
-	e := apitest.New(t, storetest.SQLite(t))
-	e.Seed(`
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := &failAfterEvent{Store: open(t)}
+		e := apitest.New(t, store)
+		e.Seed(`
 users: [{id: alice, displayName: Alice, email: alice@example.com, tokens: [alice-token]}]
 organizations: [{id: acme, title: Acme, members: [{user: alice, role: admin}]}]
+spaces: [{id: handbook, organization: acme, title: Handbook}]
 integrations:
   - {name: hooks, organization: acme, title: Hooks, visibility: public, scopes: [],
      configurations: {account: {properties: {mode: {type: string, enum: [a, b]}}}}}
 `)
-	id := install(t, e, "acme", "alice-token")
-	count := func() int {
-		var list struct{ Count int }
-		e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
-		return list.Count
+		id := install(t, e, "acme", "alice-token")
+		count := func() int {
+			var list struct{ Count int }
+			e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
+			return list.Count
+		}
+		if n := count(); n != 1 {
+			t.Fatalf("after install: %d events", n)
+		}
+		// Refused before anything is written.
+		e.Expect(400, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "c"}})
+		if n := count(); n != 1 {
+			t.Errorf("a refused change emitted an event: %d events", n)
+		}
+		// Failing after its change and its event were written: both go.
+		store.armed.Store(true)
+		e.Expect(500, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "b"}})
+		e.Expect(500, "POST", "/v1/integrations/hooks/installations/"+id+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		store.armed.Store(false)
+		if n := store.written.Load(); n != 2 {
+			t.Fatalf("the failing transactions wrote %d events, want 2: the failure came too early", n)
+		}
+		if n := count(); n != 1 {
+			t.Errorf("a transaction that failed after writing its event left it: %d events", n)
+		}
+		var in struct{ Configuration map[string]any }
+		e.Expect(200, "GET", "/v1/integrations/hooks/installations/"+id, "alice-token", nil).JSON(t, &in)
+		if in.Configuration["mode"] != nil {
+			t.Errorf("the failed change stayed: configuration %v", in.Configuration)
+		}
+		e.Expect(404, "GET", "/v1/integrations/hooks/installations/"+id+"/spaces/handbook", "alice-token", nil)
+		// Committed changes have their events.
+		e.Expect(200, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "a"}})
+		if n := count(); n != 2 {
+			t.Errorf("a committed change has no event: %d events", n)
+		}
+	})
+}
+
+// failAfterEvent is a store whose write transactions, while armed, fail at
+// their very end when they wrote an event, once it is in the transaction.
+type failAfterEvent struct {
+	integrations.Store
+	armed   atomic.Bool
+	written atomic.Int32 // events written, and seen in their transaction, before a failure
+}
+
+func (s *failAfterEvent) Update(ctx context.Context, fn func(integrations.Tx) error) error {
+	return s.Store.Update(ctx, func(tx integrations.Tx) error {
+		w := &eventsTx{Tx: tx}
+		if err := fn(w); err != nil || !s.armed.Load() || len(w.ids) == 0 {
+			return err
+		}
+		for _, id := range w.ids {
+			if _, err := tx.Event(id); err != nil {
+				return fmt.Errorf("the event is not in its transaction: %w", err)
+			}
+			s.written.Add(1)
+		}
+		return errors.New("injected failure after the event was written")
+	})
+}
+
+// eventsTx notes the events written in a transaction.
+type eventsTx struct {
+	integrations.Tx
+	ids []string
+}
+
+func (t *eventsTx) CreateEvent(e *integrations.Event) error {
+	err := t.Tx.CreateEvent(e)
+	if err == nil {
+		t.ids = append(t.ids, e.ID)
 	}
-	if n := count(); n != 1 {
-		t.Fatalf("after install: %d events", n)
-	}
-	e.Expect(400, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "c"}})
-	if n := count(); n != 1 {
-		t.Errorf("a refused change emitted an event: %d events", n)
-	}
-	e.Expect(200, "PATCH", "/v1/integrations/hooks/installations/"+id, "alice-token", map[string]any{"configuration": map[string]any{"mode": "a"}})
-	if n := count(); n != 2 {
-		t.Errorf("a committed change has no event: %d events", n)
-	}
+	return err
 }
 
 // Two dispatchers on one store deliver each event once.
@@ -518,6 +665,156 @@ func TestTwoDispatchersDeliverOnce(t *testing.T) {
 		defer rc.mu.Unlock()
 		if len(rc.got) != n+1 {
 			t.Errorf("%d deliveries for %d events", len(rc.got), n+1)
+		}
+	})
+}
+
+// A receiver that answers with an endless body gets its attempt recorded
+// after the first MaxResponseBytes: the rest is never read, and the server
+// goes on delivering.
+func TestHugeAnswersAreCut(t *testing.T) {
+	e := apitest.New(t, storetest.SQLite(t))
+	e.Seed(world)
+	const huge = 1 << 30 // what the receiver would send, if it were read
+	var sent atomic.Int64
+	var answers atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		// The first answer deserves a retry, the second is a success: both
+		// are cut.
+		if answers.Add(1) == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+		chunk := []byte(strings.Repeat("x", 32<<10))
+		for sent.Load() < huge {
+			n, err := w.Write(chunk)
+			sent.Add(int64(n))
+			if err != nil {
+				return // the server hung up: what it must do
+			}
+		}
+	}))
+	t.Cleanup(receiver.Close)
+	setTarget(t, e, receiver.URL, "runtime")
+	start(t, e, delivery.Config{MaxAttempts: 2})
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	install(t, e, "acme", "alice-token")
+	out := waitFirstEvent(t, e, "success")
+	runtime.ReadMemStats(&after)
+
+	logs := out["trace"].(map[string]any)["logs"].([]any)
+	if len(logs) != 2 {
+		t.Fatalf("want 2 attempts, got %v", logs)
+	}
+	first := logs[0].(map[string]any)["message"].(string)
+	if !strings.Contains(first, "500") || !strings.Contains(first, "xxx...") || len(first) > 500 {
+		t.Errorf("first attempt %q: want the 500 with a short excerpt of the answer", first)
+	}
+	// The receiver wrote until the server closed the connection: kernel
+	// buffers hold a few MiB, nowhere near what it had to send.
+	if n := sent.Load(); n >= 64<<20 {
+		t.Errorf("the receiver sent %d MiB: the server read far beyond 64 KiB", n>>20)
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown >= 64<<20 {
+		t.Errorf("the process allocated %d MiB while delivering: answers are not cut", grown>>20)
+	}
+	// The server is fine: another event goes out, the API answers.
+	e.Expect(200, "PATCH", "/v1/integrations/hooks/installations/"+out["event"].(map[string]any)["installationId"].(string),
+		"alice-token", map[string]any{"externalIds": []string{"after"}})
+	deadline := time.Now().Add(10 * time.Second)
+	for answers.Load() < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := answers.Load(); n != 3 {
+		t.Errorf("the receiver got %d requests, want 3", n)
+	}
+}
+
+// On shutdown the dispatcher takes no new event, lets the delivery in
+// flight finish and records it, then Run returns.
+func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		arrived := make(chan string, 10)
+		release := make(chan struct{})
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			arrived <- r.Header.Get("X-GitBook-Event-Type")
+			<-release
+			w.WriteHeader(http.StatusOK)
+		}))
+		t.Cleanup(receiver.Close)
+		t.Cleanup(func() {
+			select {
+			case <-release:
+			default:
+				close(release)
+			}
+		})
+		setTarget(t, e, receiver.URL, "runtime")
+		d := delivery.New(e.Svc, e.API, delivery.Config{PollInterval: 20 * time.Millisecond, BaseBackoff: 10 * time.Millisecond})
+		e.Svc.OnEvent(d.Wake)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { d.Run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+
+		id := install(t, e, "acme", "alice-token")
+		select {
+		case <-arrived:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery started")
+		}
+		cancel()
+		// Run waits for the delivery in flight.
+		select {
+		case <-done:
+			t.Fatal("Run returned with a delivery in flight")
+		case <-time.After(200 * time.Millisecond):
+		}
+		// A change made now stays in the outbox: the dispatcher is stopping.
+		e.Expect(201, "POST", "/v1/integrations/hooks/installations/"+id+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		close(release)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after the delivery in flight ended")
+		}
+		select {
+		case typ := <-arrived:
+			t.Errorf("a %s event was sent after shutdown began", typ)
+		default:
+		}
+
+		var list struct {
+			Items []struct {
+				ID      string
+				Payload struct{ Type string }
+			}
+		}
+		e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
+		if len(list.Items) != 2 {
+			t.Fatalf("want 2 events, got %+v", list.Items)
+		}
+		for _, ev := range list.Items {
+			var out map[string]any
+			e.Expect(200, "GET", "/v1/integrations/hooks/events/"+ev.ID, "alice-token", nil).JSON(t, &out)
+			logs := out["trace"].(map[string]any)["logs"].([]any)
+			switch ev.Payload.Type {
+			case "installation_setup": // in flight at shutdown: finished and recorded
+				if out["event"].(map[string]any)["status"] != "success" || len(logs) != 1 || !strings.Contains(lastLog(out), ": 200 in") {
+					t.Errorf("the delivery in flight at shutdown: %v", out)
+				}
+			case "space_installation_setup": // made during shutdown: waits, untried
+				if len(logs) != 1 || !strings.HasPrefix(lastLog(out), "pending: attempt 1") {
+					t.Errorf("the event made during shutdown: %v", out)
+				}
+			default:
+				t.Errorf("unexpected event %s", ev.Payload.Type)
+			}
 		}
 	})
 }

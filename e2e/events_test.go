@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -345,9 +346,16 @@ func getEvent(t testing.TB, s *Server, token, name, id string) eventTrace {
 type receiver struct {
 	URL string
 
-	mu     sync.Mutex
-	counts map[string]int // deliveries by event id
-	events map[string]receivedEvent
+	// hold, when above 0, holds back the answer to each delivery until
+	// deliveries from hold senders have arrived, for up to holdFor.
+	hold    int
+	holdFor time.Duration
+	joined  chan struct{} // closed once hold senders were seen
+
+	mu      sync.Mutex
+	counts  map[string]int // deliveries by event id
+	events  map[string]receivedEvent
+	senders map[string]int // runtime deliveries by environment.apiEndpoint: by server
 }
 
 // receivedEvent is the part of a received event's payload that the tests
@@ -360,8 +368,17 @@ type receivedEvent struct {
 	Task       json.RawMessage `json:"task"`
 }
 
-func newReceiver(t testing.TB) *receiver {
-	r := &receiver{counts: map[string]int{}, events: map[string]receivedEvent{}}
+func newReceiver(t testing.TB) *receiver { return startReceiver(t, &receiver{}) }
+
+// newHoldingReceiver returns a receiver that answers no delivery until
+// deliveries from n servers have arrived (or wait has passed): a server that
+// takes events cannot take them all while another has not delivered any.
+func newHoldingReceiver(t testing.TB, n int, wait time.Duration) *receiver {
+	return startReceiver(t, &receiver{hold: n, holdFor: wait})
+}
+
+func startReceiver(t testing.TB, r *receiver) *receiver {
+	r.counts, r.events, r.senders, r.joined = map[string]int{}, map[string]receivedEvent{}, map[string]int{}, make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, err := io.ReadAll(req.Body)
 		if err != nil {
@@ -369,9 +386,11 @@ func newReceiver(t testing.TB) *receiver {
 			return
 		}
 		payload := body
+		var env struct{ APIEndpoint string }
 		if mt, params, _ := mime.ParseMediaType(req.Header.Get("Content-Type")); mt == "multipart/form-data" {
 			form, err := multipart.NewReader(bytes.NewReader(body), params["boundary"]).ReadForm(1 << 20)
-			if err != nil || len(form.Value["event"]) != 1 || len(form.Value["environment"]) != 1 {
+			if err != nil || len(form.Value["event"]) != 1 || len(form.Value["environment"]) != 1 ||
+				json.Unmarshal([]byte(form.Value["environment"][0]), &env) != nil {
 				http.Error(w, "not the runtime's form", http.StatusBadRequest)
 				return
 			}
@@ -385,11 +404,31 @@ func newReceiver(t testing.TB) *receiver {
 		r.mu.Lock()
 		r.counts[e.EventID]++
 		r.events[e.EventID] = e
+		if env.APIEndpoint != "" {
+			r.senders[env.APIEndpoint]++
+		}
+		if r.hold > 0 && len(r.senders) == r.hold && r.senders[env.APIEndpoint] == 1 {
+			close(r.joined) // the last sender to join, on its first delivery
+		}
 		r.mu.Unlock()
+		if r.hold > 0 {
+			select {
+			case <-r.joined:
+			case <-time.After(r.holdFor):
+			}
+		}
 	}))
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL
 	return r
+}
+
+// deliveriesBy returns the number of runtime deliveries by each server, by
+// the apiEndpoint of their environment.
+func (r *receiver) deliveriesBy() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return maps.Clone(r.senders)
 }
 
 // snapshot returns a copy of the deliveries by event id and of the events.

@@ -12,13 +12,20 @@ import (
 // TestReplicasDeliverEachEventOnce runs two servers on one PostgreSQL
 // database, both delivering events, fires a burst of changes through both,
 // and checks that each event reaches the receiver exactly once, after one
-// attempt. It needs INTEGRATIONS_TEST_POSTGRES.
+// attempt, and that both servers delivered some. It needs
+// INTEGRATIONS_TEST_POSTGRES.
 func TestReplicasDeliverEachEventOnce(t *testing.T) {
 	t.Parallel()
 	database := storetest.PostgresURL(t)
-	rcv := newReceiver(t)
+	// The receiver answers no delivery until both servers have sent one: a
+	// server only takes events for its free workers, so while its workers
+	// wait the other takes the next events, and both deliver some whatever
+	// the timing. The hold is bounded, well within the attempt timeout,
+	// which an answer held that long must not reach (a timed-out attempt is
+	// sent again).
+	rcv := newHoldingReceiver(t, 2, 3*time.Second)
 	// The default lease: this is normal operation, nobody crashes.
-	flags := Flags(database, "--admin-token", adminToken, "--delivery-timeout", "2s", "--delivery-backoff", "100ms", "--rate-limit", "-1")
+	flags := Flags(database, "--admin-token", adminToken, "--delivery-timeout", "10s", "--delivery-backoff", "100ms", "--rate-limit", "-1")
 	a := Start(t, bin, flags)
 	b := Start(t, bin, flags)
 
@@ -69,6 +76,11 @@ func TestReplicasDeliverEachEventOnce(t *testing.T) {
 	}
 	if deliveries[0]+deliveries[1] != len(events) {
 		t.Errorf("the replicas logged %v attempts, %d in all, want %d", deliveries, deliveries[0]+deliveries[1], len(events))
+	}
+	// Both delivered: each environment names the server that sent it.
+	by := rcv.deliveriesBy()
+	if by[a.URL] == 0 || by[b.URL] == 0 || by[a.URL]+by[b.URL] != len(events) || by[a.URL] != deliveries[0] {
+		t.Errorf("deliveries by server %v, logged %v: want both servers to deliver, %d in all", by, deliveries, len(events))
 	}
 	t.Logf("%d events; attempts by replica: %v; %d answers 409 sent again", len(events), deliveries, changes.conflicts.Load())
 	a.Stop(t)

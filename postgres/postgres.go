@@ -198,9 +198,16 @@ var Dialect = sqlstore.Dialect{
 	SkipLocked:   " FOR UPDATE SKIP LOCKED",
 	VersionQuery: versionQuery,
 	// Reads see one snapshot; writes are serializable, and Update runs them
-	// again when PostgreSQL reports a conflict.
+	// again when PostgreSQL reports a conflict. Claims of events and the
+	// attempts recorded under their leases are READ COMMITTED: in a
+	// serializable transaction, a claim that meets an event which a
+	// concurrent claim or attempt changed since its snapshot fails, and
+	// claims and attempts conflict with the writes that add events; READ
+	// COMMITTED checks such a row again as it is now, and row locks keep
+	// each event with one worker.
 	ReadTx:                sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true},
 	WriteTx:               sql.TxOptions{Isolation: sql.LevelSerializable},
+	LeaseTx:               sql.TxOptions{Isolation: sql.LevelReadCommitted},
 	IsUniqueViolation:     hasCode("23505"),
 	IsForeignKeyViolation: hasCode("23503"),
 	IsRetryable:           hasCode("40001", "40P01"), // serialization_failure, deadlock_detected

@@ -96,6 +96,10 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, storetest.Postgres)
 }
 
+func TestOverlappingClaims(t *testing.T) {
+	storetest.OverlappingClaims(t, storetest.Postgres(t))
+}
+
 // TestOpenOptions shows that the options reach the connections.
 func TestOpenOptions(t *testing.T) {
 	url := storetest.PostgresURL(t)

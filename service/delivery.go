@@ -52,10 +52,15 @@ const DeliveryTokenTTL = time.Hour
 // environment — the integration, its installation and space installation as
 // they are now, and tokens with which the receiver calls the API back. An
 // event with nowhere to go is recorded as failed at once (Job.Settled).
+//
+// The transaction is the store's UpdateLeases: the claims of several
+// replicas skip each other's events instead of conflicting. Each lookup sees
+// what was committed when it ran, and prepare takes an object that is gone
+// (ENOTFOUND) for one removed before the event was claimed.
 func (s *Service) ClaimJobs(ctx context.Context, worker string, n int, lease time.Duration) ([]*Job, error) {
 	var jobs []*Job
 	var minted []mintedToken
-	err := s.update(ctx, func(tx integrations.Tx) error {
+	err := s.store.UpdateLeases(ctx, func(tx integrations.Tx) error {
 		jobs, minted = nil, nil
 		events, err := tx.ClaimEvents(worker, n, tx.Now(), tx.Now().Add(lease))
 		if err != nil {
@@ -214,10 +219,11 @@ func derive(secret, label string) string {
 
 // RecordAttempt stores the outcome of an attempt: e carries the event's new
 // status, attempt count and next attempt time. It reports whether the worker
-// still held the event.
+// still held the event. It runs in the store's UpdateLeases: the lease,
+// checked by the update itself, is all that keeps it right.
 func (s *Service) RecordAttempt(ctx context.Context, e *integrations.Event, a *integrations.EventAttempt, worker string) (bool, error) {
 	var held bool
-	err := s.update(ctx, func(tx integrations.Tx) error {
+	err := s.store.UpdateLeases(ctx, func(tx integrations.Tx) error {
 		var err error
 		held, err = tx.RecordAttempt(e, a, worker)
 		return err

@@ -154,10 +154,12 @@ func (s *Service) QueueTask(ctx context.Context, name string, task json.RawMessa
 }
 
 // integrationForEvents loads an integration whose events the caller may
-// read: the admins of the owning organization and the integration's own
-// tokens. Events carry the configuration of every installation, other
-// organizations' included: only those who may mint the integration's tokens,
-// which read it anyway, may read them.
+// read: the members of the owning organization, whatever their role, and the
+// integration's own tokens (an installation token reads the events of its
+// installation only; the callers of integrationForEvents filter them).
+// Events carry the configuration of every installation, other
+// organizations' included, as the integration itself reads it: its owner's
+// members see what their integration is told.
 func (r *roles) integrationForEvents(name string) (Integration, error) {
 	i, err := r.integration(name)
 	if err != nil {
@@ -165,12 +167,12 @@ func (r *roles) integrationForEvents(name string) (Integration, error) {
 	}
 	c := r.caller
 	switch {
-	case c.IsUser() && i.OwnerRole == integrations.RoleAdmin:
+	case c.IsUser() && i.OwnerRole != "":
 		return i, nil
 	case (c.IsIntegration() || c.IsInstallation()) && c.IntegrationID == i.ID:
 		return i, nil
 	case c.IsUser():
-		return i, forbidden("Only admins of organization %q may read the events of %q.", i.OrganizationID, name)
+		return i, forbidden("Only members of organization %q may read the events of %q.", i.OrganizationID, name)
 	}
 	return Integration{}, errNotFound("Integration", name)
 }
@@ -229,9 +231,10 @@ func (s *Service) Event(ctx context.Context, name, id string) (EventWithAttempts
 	return out, err
 }
 
-// RedeliverEvent makes an event pending again so that it is delivered once
-// more, whatever its status. Admins of the owning organization and the
-// integration's own token may.
+// RedeliverEvent makes an event pending again, due now and with a fresh
+// budget of attempts, so that it is delivered once more whatever its status;
+// the attempts made so far stay in its trace. Admins of the owning
+// organization and the integration's own token may.
 func (s *Service) RedeliverEvent(ctx context.Context, name, id string) (*integrations.Event, error) {
 	c := caller(ctx)
 	var out *integrations.Event

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strings"
+	"time"
 
 	"integrations"
 )
@@ -22,16 +23,16 @@ import (
 type Service struct {
 	store   integrations.Store
 	pageKey []byte // signs page tokens; shared by every replica through the database
-	onEvent func() // called after a transaction that emitted events commits
+	onEvent func() // called after a transaction that emitted or redelivered events commits
 	tokens  tokenCache
 }
 
 // OnEvent registers a function called after each committed change that
-// emitted events, such as the dispatcher's Wake.
+// emitted events or made one pending again, such as the dispatcher's Wake.
 func (s *Service) OnEvent(fn func()) { s.onEvent = fn }
 
 // update runs fn in a write transaction, and tells OnEvent's function when
-// the transaction emitted events.
+// the transaction emitted events or made one pending again.
 func (s *Service) update(ctx context.Context, fn func(integrations.Tx) error) error {
 	emitted := false
 	err := s.store.Update(ctx, func(tx integrations.Tx) error {
@@ -44,7 +45,8 @@ func (s *Service) update(ctx context.Context, fn func(integrations.Tx) error) er
 	return err
 }
 
-// watchTx notes whether a transaction emitted events.
+// watchTx notes whether a transaction emitted events or made one pending
+// again: either gives the dispatcher something to deliver now.
 type watchTx struct {
 	integrations.Tx
 	emitted *bool
@@ -53,6 +55,11 @@ type watchTx struct {
 func (w *watchTx) CreateEvent(e *integrations.Event) error {
 	*w.emitted = true
 	return w.Tx.CreateEvent(e)
+}
+
+func (w *watchTx) RetryEvent(id string, at time.Time) error {
+	*w.emitted = true
+	return w.Tx.RetryEvent(id, at)
 }
 
 // New returns a service on the store. It creates the server's secrets on

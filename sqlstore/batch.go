@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"time"
 
@@ -146,10 +147,7 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 		// transaction, the other jobs' work with it.
 		t := &tx{ctx: context.WithoutCancel(j.ctx), tx: sqlTx, db: db, stmts: db.writeStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
 		if err := j.guarded(t); err != nil {
-			results[n] = db.classify(err)
-			if t.unique {
-				results[n] = &uniqueViolation{results[n]}
-			}
+			results[n] = t.failed(err)
 			if !exec("ROLLBACK TO job") {
 				sqlTx.Rollback()
 				return nil, false
@@ -181,10 +179,11 @@ func (j *job) guarded(t integrations.Tx) (err error) {
 var errPanicked = errors.New("the transaction panicked")
 
 // writeTx runs one attempt of a write transaction: in the next batch where
-// writes are batched, else on its own.
-func (db *DB) writeTx(ctx context.Context, fn func(integrations.Tx) error) error {
+// writes are batched (where there is one writer, all write transactions
+// have the same options), else on its own with opts.
+func (db *DB) writeTx(ctx context.Context, opts sql.TxOptions, fn func(integrations.Tx) error) error {
 	if db.batch != nil {
 		return db.batch.do(ctx, fn)
 	}
-	return db.run(ctx, db.write, db.writeStmts, db.dialect.WriteTx, fn)
+	return db.run(ctx, db.write, db.writeStmts, opts, fn)
 }

@@ -27,8 +27,10 @@ type Dialect struct {
 	// SkipLocked is appended to the SELECT that claims events: " FOR UPDATE
 	// SKIP LOCKED" where concurrent writers exist, "" where writes are serial.
 	SkipLocked string
-	// ReadTx and WriteTx are the options of read and write transactions.
-	ReadTx, WriteTx sql.TxOptions
+	// ReadTx and WriteTx are the options of read and write transactions,
+	// LeaseTx those of UpdateLeases: where SkipLocked is set, READ
+	// COMMITTED, the isolation that SKIP LOCKED is made for.
+	ReadTx, WriteTx, LeaseTx sql.TxOptions
 	// IsUniqueViolation, IsForeignKeyViolation and IsRetryable classify errors.
 	IsUniqueViolation     func(error) bool
 	IsForeignKeyViolation func(error) bool
@@ -140,13 +142,30 @@ const maxAttempts = 50
 // Update runs fn in a read-write transaction, again when the database reports
 // a conflict with a concurrent transaction.
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
+	return db.update(ctx, db.dialect.WriteTx, false, fn)
+}
+
+// UpdateLeases runs fn in a read-write transaction of the options LeaseTx,
+// for claiming events and recording their attempts. On PostgreSQL it is
+// READ COMMITTED: SKIP LOCKED skips the rows that concurrent claims hold,
+// and a row that another transaction changed since this one began is
+// checked again as it is now, where a serializable transaction fails (and
+// its predicate reads conflict with every write that adds an event). Each
+// statement sees what committed before it began: a row read by one
+// statement may be gone by the next, so a foreign key violation, like a
+// unique one, runs fn once more, on fresh data.
+func (db *DB) UpdateLeases(ctx context.Context, fn func(integrations.Tx) error) error {
+	return db.update(ctx, db.dialect.LeaseTx, true, fn)
+}
+
+func (db *DB) update(ctx context.Context, opts sql.TxOptions, retryForeignKey bool, fn func(integrations.Tx) error) error {
 	retriedUnique := false
 	for attempt := 1; ; attempt++ {
-		err := db.writeTx(ctx, fn)
+		err := db.writeTx(ctx, opts, fn)
 		var u *uniqueViolation
 		if errors.As(err, &u) {
 			err = u.err
-			if !retriedUnique {
+			if !retriedUnique && (!u.foreignKey || retryForeignKey) {
 				retriedUnique = true
 				continue
 			}
@@ -173,8 +192,13 @@ func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error 
 // reports such a race as a serialization failure only when those checks
 // used the unique index). On a fresh snapshot the checks see the row, as
 // they always do on SQLite, where writers take turns; a violation that
-// happens again is a real conflict.
-type uniqueViolation struct{ err error }
+// happens again is a real conflict. In the READ COMMITTED transactions of
+// UpdateLeases a foreign key violation (foreignKey) may have the same cause:
+// the row referred to was deleted after an earlier statement read it.
+type uniqueViolation struct {
+	err        error
+	foreignKey bool
+}
 
 func (u *uniqueViolation) Error() string { return u.err.Error() }
 func (u *uniqueViolation) Unwrap() error { return u.err }
@@ -215,15 +239,21 @@ func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.Tx
 	done = true
 	if err != nil {
 		sqlTx.Rollback()
-		if t.unique {
-			return &uniqueViolation{db.classify(err)}
-		}
-		return db.classify(err)
+		return t.failed(err)
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return db.classify(err)
 	}
 	return nil
+}
+
+// failed returns the error of a transaction whose function failed with err:
+// one that Update retries, or the application error.
+func (t *tx) failed(err error) error {
+	if t.unique || t.foreignKey {
+		return &uniqueViolation{t.db.classify(err), !t.unique}
+	}
+	return t.db.classify(err)
 }
 
 // classify turns a database error into one that Update retries, or into an
@@ -262,12 +292,13 @@ func (u *unavailable) Unwrap() []error {
 
 // tx implements integrations.Tx.
 type tx struct {
-	ctx    context.Context
-	tx     *sql.Tx
-	db     *DB
-	stmts  *statements
-	now    time.Time
-	unique bool // a statement ran into a unique violation
+	ctx        context.Context
+	tx         *sql.Tx
+	db         *DB
+	stmts      *statements
+	now        time.Time
+	unique     bool // a statement ran into a unique violation
+	foreignKey bool // a statement ran into a foreign key violation
 }
 
 func (t *tx) Now() time.Time { return t.now }
@@ -338,6 +369,7 @@ func (t *tx) insertErr(err error, what string) error {
 		t.unique = true
 		return integrations.Errorf(integrations.ECONFLICT, "%s already exists.", what)
 	case t.db.dialect.IsForeignKeyViolation(err):
+		t.foreignKey = true
 		return integrations.Errorf(integrations.ENOTFOUND, "%s refers to something that does not exist.", what)
 	}
 	return err

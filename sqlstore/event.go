@@ -107,7 +107,7 @@ func (t *tx) RecordAttempt(e *integrations.Event, a *integrations.EventAttempt, 
 }
 
 func (t *tx) RetryEvent(id string, at time.Time) error {
-	ok, err := affected(t.exec(`UPDATE events SET status = 'pending', next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ? WHERE id = ?`,
+	ok, err := affected(t.exec(`UPDATE events SET status = 'pending', attempts = 0, next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ? WHERE id = ?`,
 		micros(at), micros(t.now), id))
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -274,6 +275,30 @@ type event struct {
 	}
 }
 
+// events lists every event of an integration, page after page.
+func (c *client) events(t *testing.T, name string) []event {
+	t.Helper()
+	var all []event
+	for page := ""; ; {
+		var out struct {
+			Items []event
+			Count int
+			Next  *struct{ Page string }
+		}
+		if _, err := c.do("GET", "/v1/integrations/"+name+"/events?limit=1000&page="+url.QueryEscape(page), nil, &out); err != nil {
+			t.Fatalf("events of %s: %v", name, err)
+		}
+		all = append(all, out.Items...)
+		if out.Next == nil {
+			if len(all) != out.Count {
+				t.Fatalf("events of %s: %d listed over the pages, count %d", name, len(all), out.Count)
+			}
+			return all
+		}
+		page = out.Next.Page
+	}
+}
+
 // verify checks, on a running server, that every write answered 2xx is
 // there, with its event: each integration, its installation (and its
 // installation_setup event), each space, each space installation (and its
@@ -292,12 +317,9 @@ func verify(t *testing.T, c *client, ws []*writer) {
 		if _, err := c.do("GET", "/v1/integrations/"+w.name+"/installations/"+w.installation, nil, nil); err != nil {
 			t.Errorf("installation of %s: %v", w.name, err)
 		}
-		var events struct{ Items []event }
-		if _, err := c.do("GET", "/v1/integrations/"+w.name+"/events?limit=1000", nil, &events); err != nil {
-			t.Fatalf("events of %s: %v", w.name, err)
-		}
+		events := c.events(t, w.name)
 		has := func(typ, space string, previous *int) bool {
-			for _, e := range events.Items {
+			for _, e := range events {
 				p := e.Payload
 				if p.Type != typ || p.InstallationID != w.installation || p.SpaceID != space {
 					continue

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +136,7 @@ func testEvents(t *testing.T, s integrations.Store) {
 			}
 		}
 	})
-	t.Run("final statuses are never claimed; retry makes them pending", func(t *testing.T) {
+	t.Run("final statuses are never claimed; retry makes them pending again, with a fresh budget", func(t *testing.T) {
 		done := event("done", "i1", "", t0)
 		update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(done) })
 		update(t, s, func(tx integrations.Tx) error {
@@ -157,15 +159,130 @@ func testEvents(t *testing.T, s integrations.Store) {
 		}
 		update(t, s, func(tx integrations.Tx) error { return tx.RetryEvent("done", at(6000)) })
 		got := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("done") })
-		if got.Status != integrations.EventPending || !got.NextAttemptAt.Equal(at(6000)) {
+		// A fresh budget of attempts; the attempts made stay recorded.
+		if got.Status != integrations.EventPending || !got.NextAttemptAt.Equal(at(6000)) || got.Attempts != 0 {
 			t.Errorf("after retry: %+v", got)
 		}
+		attempts := get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts("done") })
+		if len(attempts) != 1 || attempts[0].Attempt != 1 {
+			t.Errorf("after retry, attempts %+v, want the one recorded before", attempts)
+		}
 		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.RetryEvent("nope", t0) })
+	})
+	t.Run("UpdateLeases commits, or rolls back on an error", func(t *testing.T) {
+		update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(event("leased", "i1", "", at(7000))) })
+		claim := func(worker string, fail error) ([]*integrations.Event, error) {
+			var got []*integrations.Event
+			err := s.UpdateLeases(t.Context(), func(tx integrations.Tx) (err error) {
+				if got, err = tx.ClaimEvents(worker, 100, at(7000), at(7100)); err != nil {
+					return err
+				}
+				return fail
+			})
+			return got, err
+		}
+		if got, err := claim("w7", integrations.Errorf(integrations.EINVALID, "changed my mind")); integrations.ErrorCode(err) != integrations.EINVALID ||
+			!strings.Contains(eventIDs(got), "leased") {
+			t.Fatalf("a failing claim: %s, %v", eventIDs(got), err)
+		}
+		if got, err := claim("w8", nil); err != nil || !strings.Contains(eventIDs(got), "leased") {
+			t.Fatalf("after a rolled back claim the event is not free: %s, %v", eventIDs(got), err)
+		}
+		if got, err := claim("w9", nil); err != nil || strings.Contains(eventIDs(got), "leased") {
+			t.Fatalf("a committed claim did not hold: %s, %v", eventIDs(got), err)
+		}
+		// A foreign key violation may come from a row deleted since an
+		// earlier statement read it: UpdateLeases runs the transaction once
+		// more, on fresh data; Update, whose reads are one snapshot, does not.
+		for _, tt := range []struct {
+			name string
+			run  func(context.Context, func(integrations.Tx) error) error
+			want int
+		}{{"UpdateLeases", s.UpdateLeases, 2}, {"Update", s.Update, 1}} {
+			runs := 0
+			err := tt.run(t.Context(), func(tx integrations.Tx) error {
+				runs++
+				return tx.CreateEvent(event("orphan", "nope", "", t0))
+			})
+			if integrations.ErrorCode(err) != integrations.ENOTFOUND || runs != tt.want {
+				t.Errorf("%s with a foreign key violation: %v after %d runs, want ENOTFOUND after %d", tt.name, err, runs, tt.want)
+			}
+		}
 	})
 	t.Run("events go with their integration", func(t *testing.T) {
 		update(t, s, func(tx integrations.Tx) error { _, err := tx.DeleteIntegration("i2"); return err })
 		missing(t, s, "event of a deleted integration", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("other") })
 	})
+}
+
+// OverlappingClaims checks what only a store with concurrent writers can
+// show, so it is not part of Run: PostgreSQL. (On SQLite writers take turns,
+// and the claim that waits in its transaction for another would wait
+// forever.) A claim holds an event while a second claim skips it, takes the
+// next one and settles it; the first then claims again and gets the rest,
+// without running its transaction a second time: in UpdateLeases, an event
+// changed by a concurrent claim since the transaction began is looked at as
+// it is now, where a serializable transaction would fail and run again.
+func OverlappingClaims(t *testing.T, s integrations.Store) {
+	build(t, s, func(b builder) {
+		b.org("o1", "Org", t0)
+		b.integration(newIntegration("i1", "one", "o1"))
+		for n := 1; n <= 4; n++ {
+			b.must(b.tx.CreateEvent(event(fmt.Sprintf("c%d", n), "i1", "", at(n))))
+		}
+	})
+	claimed, proceed := make(chan string, 1), make(chan struct{})
+	var runs int
+	var first, rest []*integrations.Event
+	done := make(chan error, 1)
+	go func() {
+		done <- s.UpdateLeases(t.Context(), func(tx integrations.Tx) (err error) {
+			runs++
+			if first, err = tx.ClaimEvents("a", 1, at(10), at(100)); err != nil {
+				return err
+			}
+			if runs == 1 {
+				claimed <- eventIDs(first)
+				<-proceed
+			}
+			rest, err = tx.ClaimEvents("a", 10, at(10), at(100))
+			return err
+		})
+	}()
+	select {
+	case ids := <-claimed:
+		if ids != "[c1]" {
+			t.Errorf("the first claim took %s, want [c1]", ids)
+		}
+	case err := <-done:
+		t.Fatalf("the first claim ended early: %v", err)
+	}
+	var second []*integrations.Event
+	err := s.UpdateLeases(t.Context(), func(tx integrations.Tx) (err error) {
+		if second, err = tx.ClaimEvents("b", 1, at(10), at(100)); err != nil || len(second) != 1 {
+			return err
+		}
+		settled := *second[0]
+		settled.Status, settled.Attempts = integrations.EventSuccess, 1
+		_, err = tx.RecordAttempt(&settled, &integrations.EventAttempt{EventID: settled.ID, Attempt: 1, At: at(10)}, "b")
+		return err
+	})
+	close(proceed)
+	if err != nil {
+		t.Fatalf("the second claim: %v", err)
+	}
+	if got := eventIDs(second); got != "[c2]" {
+		t.Errorf("the second claim took %s, want [c2]: the event the first holds is skipped", got)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("the first claim: %v", err)
+	}
+	if runs != 1 {
+		t.Errorf("the first claim's transaction ran %d times, want once", runs)
+	}
+	if got := eventIDs(rest); got != "[c3 c4]" {
+		t.Errorf("the first claim's second look took %s, want [c3 c4]", got)
+	}
 }
 
 func testDelivery(t *testing.T, s integrations.Store) {
