@@ -210,8 +210,12 @@ var Dialect = sqlstore.Dialect{
 	LeaseTx:               sql.TxOptions{Isolation: sql.LevelReadCommitted},
 	IsUniqueViolation:     hasCode("23505"),
 	IsForeignKeyViolation: hasCode("23503"),
-	IsRetryable:           hasCode("40001", "40P01"), // serialization_failure, deadlock_detected
-	IsUnavailable:         isUnavailable,
+	// serialization_failure, deadlock_detected, and out_of_memory: what a
+	// serializable transaction gets when the locks of its reads no longer
+	// fit the shared lock table (max_pred_locks_per_transaction), which
+	// frees up as the concurrent transactions end.
+	IsRetryable:   hasCode("40001", "40P01", "53200"),
+	IsUnavailable: isUnavailable,
 }
 
 // versionQuery reads the current snapshot: the transactions in progress and
