@@ -264,6 +264,9 @@ func (c *Configuration) validate(field string) error {
 				return Errorf(EINVALID, "%s.title must be 2 to 50 characters", f)
 			}
 		}
+		if utf8.RuneCountInString(p.Description) > 100 {
+			return Errorf(EINVALID, "%s.description is longer than 100 characters", f)
+		}
 		switch p.Type {
 		case "string":
 			if _, ok := p.Default.(string); p.Default != nil && !ok {
