@@ -75,7 +75,10 @@ type Tx interface {
 	Integration(name string) (*Integration, error)
 	IntegrationByID(id string) (*Integration, error)
 	Integrations(f IntegrationFilter, p Page) ([]*Integration, int, error)
-	// SpaceIntegrations lists the integrations enabled in a space, by name.
+	// SpaceIntegrations lists the integrations enabled in a space, by name:
+	// those that target spaces (see Integration.CanInstallOnSpace), installed
+	// on the space's organization with space_selection all or a space
+	// installation for it, neither paused.
 	SpaceIntegrations(spaceID string, f IntegrationFilter, p Page) ([]*Integration, int, error)
 
 	// PutAsset stores a file of an integration; DeleteAssetsExcept removes the
@@ -156,7 +159,8 @@ type MemberFilter struct {
 type SpaceFilter struct {
 	OrganizationID string
 	// InstallationID keeps only the spaces on which the installation is
-	// installed (all of the organization's when its space_selection is all).
+	// installed (all of the organization's when its space_selection is all),
+	// none when its integration's target does not reach spaces.
 	InstallationID string
 }
 

@@ -556,3 +556,80 @@ func TestExtendedNeedsSpaceScopes(t *testing.T) {
 		}
 	})
 }
+
+// TestTargetsThatReachSpaces checks the rule of targets: every target
+// installs on an organization, only all and space reach spaces. An
+// organization or site integration cannot select all spaces, and one whose
+// republication changes its target to organization leaves the spaces at
+// once: their listings, their blocks, and what its tokens reach.
+func TestTargetsThatReachSpaces(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := regEnv(t, open)
+		site := regPublication("acme", "Site Only")
+		site["target"] = "site"
+		e.Expect(200, "POST", "/v1/integrations/site-only", "alice-token", site)
+		for _, name := range []string{"org-only", "site-only"} {
+			in := regInstallationOf(t, e.Expect(201, "POST", "/v1/integrations/"+name+"/installations", "alice-token", map[string]string{"organization": "acme"}))
+			path := "/v1/integrations/" + name + "/installations/" + in.ID
+			res := e.Expect(400, "PATCH", path, "alice-token", map[string]any{"space_selection": "all", "externalIds": []string{"refused"}})
+			if msg := res.ErrorMessage(t); !strings.Contains(msg, "space_selection") || !strings.Contains(msg, name) {
+				t.Errorf("%s: message %q", name, msg)
+			}
+			if got := regInstallationOf(t, e.Expect(200, "GET", path, "alice-token", nil)); got.SpaceSelection != "selected" || len(got.ExternalIDs) != 0 {
+				t.Errorf("%s: a refused PATCH changed it: %+v", name, got)
+			}
+			e.Expect(200, "PATCH", path, "alice-token", map[string]any{"space_selection": "selected"})
+			e.Expect(400, "POST", path+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		}
+		// A space integration selects all spaces.
+		e.Expect(200, "PATCH", "/v1/integrations/mermaid/installations/mermaid-acme", "alice-token", map[string]any{"space_selection": "all"})
+
+		// slack is enabled on handbook (a space installation) and on
+		// globex's secret (space_selection all).
+		slack := regIntegrationToken(t, e, "slack", "alice-token")
+		acmeInst := regInstallationToken(t, e, "slack", "slack-acme", slack)
+		globexInst := regInstallationToken(t, e, "slack", "slack-globex", slack)
+		republish := func(target string) {
+			t.Helper()
+			p := regPublication("acme", "Slack")
+			p["target"] = target
+			p["blocks"] = []map[string]string{{"id": "message", "title": "Message"}}
+			e.Expect(200, "POST", "/v1/integrations/slack", "alice-token", p)
+		}
+		type reach struct {
+			handbook, secret, blocks string
+			space, spaces            int // GET /v1/spaces/handbook and the count of /v1/orgs/globex/spaces, with installation tokens
+		}
+		observe := func() reach {
+			t.Helper()
+			var blocks []struct{ Name string }
+			e.Expect(200, "GET", "/v1/spaces/handbook/integration-blocks", "bob-token", nil).JSON(t, &blocks)
+			var withBlocks []string
+			for _, b := range blocks {
+				withBlocks = append(withBlocks, b.Name)
+			}
+			return reach{
+				handbook: fmt.Sprint(names(t, e.Expect(200, "GET", "/v1/spaces/handbook/integrations", "bob-token", nil))),
+				secret:   fmt.Sprint(names(t, e.Expect(200, "GET", "/v1/spaces/secret/integrations", "dave-token", nil))),
+				blocks:   fmt.Sprint(withBlocks),
+				space:    e.Do("GET", "/v1/spaces/handbook", acmeInst, nil).Status,
+				spaces:   listCount(t, e.Expect(200, "GET", "/v1/orgs/globex/spaces", globexInst, nil)),
+			}
+		}
+		enabled := reach{"[mermaid private-tool slack]", "[slack]", "[mermaid private-tool slack]", 200, 1}
+		if got := observe(); got != enabled {
+			t.Fatalf("before: %+v", got)
+		}
+		republish("organization")
+		if got, want := observe(), (reach{"[mermaid private-tool]", "[]", "[mermaid private-tool]", 404, 0}); got != want {
+			t.Errorf("target organization: %+v, want %+v", got, want)
+		}
+		// Its installations and space installations are kept, and come back
+		// with a target that reaches spaces.
+		e.Expect(200, "GET", "/v1/integrations/slack/installations/slack-acme/spaces/handbook", "alice-token", nil)
+		republish("space")
+		if got := observe(); got != enabled {
+			t.Errorf("target space again: %+v, want %+v", got, enabled)
+		}
+	})
+}
