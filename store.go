@@ -47,6 +47,9 @@ type Tx interface {
 
 	CreateToken(t *Token) error
 	Token(hash string) (*Token, error)
+	// DeleteUserTokensExcept removes the user tokens of a user but the one
+	// with the hash keep, and reports how many it removed.
+	DeleteUserTokensExcept(userID, keep string) (int, error)
 
 	CreateOrganization(o *Organization) error
 	UpdateOrganization(o *Organization) error
