@@ -61,6 +61,9 @@ type Tx interface {
 	// PutMember adds a member or changes its role; JoinedAt is kept on a change.
 	PutMember(m *Member) error
 	Member(organizationID, userID string) (*Member, error)
+	// ShareOrganization reports whether two users are members of one
+	// organization.
+	ShareOrganization(userID, otherID string) (bool, error)
 	Members(f MemberFilter, p Page) ([]*Member, int, error)
 
 	CreateSpace(s *Space) error
