@@ -107,12 +107,28 @@ func ConfiguredStatus(current Status, form *Configuration, field string, raw jso
 	if err != nil {
 		return "", err
 	}
+	return statusOf(current, complete), nil
+}
+
+// RecomputedStatus is the status that stored configuration values give an
+// installation once its integration's form changed (a new publication): as
+// ConfiguredStatus, but values the new form contradicts are kept and do not
+// count against it, since they were valid when they were given.
+func RecomputedStatus(current Status, form *Configuration, raw json.RawMessage) Status {
+	values, err := DecodeConfiguration("configuration", raw)
+	if err != nil {
+		return current
+	}
+	return statusOf(current, form.complete(values))
+}
+
+func statusOf(current Status, complete bool) Status {
 	switch {
 	case current == StatusPaused:
-		return StatusPaused, nil
+		return StatusPaused
 	case complete:
-		return StatusActive, nil
+		return StatusActive
 	default:
-		return StatusPending, nil
+		return StatusPending
 	}
 }

@@ -264,6 +264,9 @@ func (c *Configuration) validate(field string) error {
 				return Errorf(EINVALID, "%s.title must be 2 to 50 characters", f)
 			}
 		}
+		if utf8.RuneCountInString(p.Description) > 100 {
+			return Errorf(EINVALID, "%s.description is longer than 100 characters", f)
+		}
 		switch p.Type {
 		case "string":
 			if _, ok := p.Default.(string); p.Default != nil && !ok {
@@ -330,12 +333,21 @@ func (c *Configuration) CheckValues(field string, values map[string]any) (comple
 			}
 		}
 	}
+	return c.complete(values), nil
+}
+
+// complete reports whether every required property of a schema form has a
+// value; a ContentKit form requires none.
+func (c *Configuration) complete(values map[string]any) bool {
+	if c == nil || c.Properties == nil {
+		return true
+	}
 	for _, key := range c.Required {
 		if v, ok := values[key]; !ok || v == nil || v == "" {
-			return false, nil
+			return false
 		}
 	}
-	return true, nil
+	return true
 }
 
 var cspDirectives = []string{"base-uri", "block-all-mixed-content", "child-src", "connect-src", "default-src", "font-src", "form-action", "frame-ancestors", "frame-src", "img-src", "manifest-src", "media-src", "navigate-to", "object-src", "plugin-types", "prefetch-src", "referrer", "report-to", "report-uri", "require-sri-for", "require-trusted-types-for", "sandbox", "script-src", "script-src-attr", "script-src-elem", "style-src", "style-src-attr", "style-src-elem", "trusted-types", "upgrade-insecure-requests", "worker-src"}

@@ -55,6 +55,9 @@ type Tx interface {
 
 	CreateToken(t *Token) error
 	Token(hash string) (*Token, error)
+	// DeleteUserTokensExcept removes the user tokens of a user but the one
+	// with the hash keep, and reports how many it removed.
+	DeleteUserTokensExcept(userID, keep string) (int, error)
 
 	CreateOrganization(o *Organization) error
 	UpdateOrganization(o *Organization) error
@@ -66,6 +69,9 @@ type Tx interface {
 	// PutMember adds a member or changes its role; JoinedAt is kept on a change.
 	PutMember(m *Member) error
 	Member(organizationID, userID string) (*Member, error)
+	// ShareOrganization reports whether two users are members of one
+	// organization.
+	ShareOrganization(userID, otherID string) (bool, error)
 	Members(f MemberFilter, p Page) ([]*Member, int, error)
 
 	CreateSpace(s *Space) error
@@ -83,7 +89,10 @@ type Tx interface {
 	Integration(name string) (*Integration, error)
 	IntegrationByID(id string) (*Integration, error)
 	Integrations(f IntegrationFilter, p Page) ([]*Integration, int, error)
-	// SpaceIntegrations lists the integrations enabled in a space, by name.
+	// SpaceIntegrations lists the integrations enabled in a space, by name:
+	// those that target spaces (see Integration.CanInstallOnSpace), installed
+	// on the space's organization with space_selection all or a space
+	// installation for it, neither paused.
 	SpaceIntegrations(spaceID string, f IntegrationFilter, p Page) ([]*Integration, int, error)
 
 	// PutAsset stores a file of an integration; DeleteAssetsExcept removes the
@@ -166,7 +175,8 @@ type MemberFilter struct {
 type SpaceFilter struct {
 	OrganizationID string
 	// InstallationID keeps only the spaces on which the installation is
-	// installed (all of the organization's when its space_selection is all).
+	// installed (all of the organization's when its space_selection is all),
+	// none when its integration's target does not reach spaces.
 	InstallationID string
 }
 

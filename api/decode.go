@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -126,7 +126,7 @@ func decodeJSON(data []byte, v any) error {
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	if err := d.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(err, reflect.TypeOf(v))
 	}
 	if _, err := d.Token(); err != io.EOF {
 		return invalid("The request body holds more than one JSON value.")
@@ -134,8 +134,9 @@ func decodeJSON(data []byte, v any) error {
 	return nil
 }
 
-// jsonError turns a decoding error into a message for the caller.
-func jsonError(err error) error {
+// jsonError turns a decoding error into a message for the caller; target is
+// the type decoded into, to name fields by their JSON path.
+func jsonError(err error, target reflect.Type) error {
 	var syntax *json.SyntaxError
 	var typeErr *json.UnmarshalTypeError
 	var appErr *integrations.Error
@@ -145,32 +146,124 @@ func jsonError(err error) error {
 	case errors.As(err, &syntax):
 		return invalid("The request body is not valid JSON (at byte %d): %s.", syntax.Offset, syntax.Error())
 	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return invalid("The request body must be a JSON %s, not %s.", jsonType(typeErr.Type.Kind().String()), typeErr.Value)
+		got := jsonValue(typeErr.Value)
+		if typeErr.Field == "" {
+			// Every body of the spec is an object.
+			return invalid("The request body must be a JSON object, not %s.", got)
 		}
-		return invalid("%s must be %s, not %s.", field, jsonType(typeErr.Type.String()), typeErr.Value)
+		path, field := jsonPath(target, typeErr.Field)
+		switch items := elem(field); {
+		case items != nil && typeErr.Type != unwrap(field) && field.Kind() == reflect.Map:
+			return invalid("Every value of %s must be %s, not %s.", path, jsonKind(typeErr.Type), got)
+		case items != nil && typeErr.Type != unwrap(field):
+			return invalid("Every item of %s must be %s, not %s.", path, jsonKind(typeErr.Type), got)
+		}
+		return invalid("%s must be %s, not %s.", path, jsonKind(typeErr.Type), got)
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return invalid("The request body is not valid JSON: it ends too early.")
 	}
 	return invalid("The request body is not valid JSON: %s.", err.Error())
 }
 
-// jsonType names a Go type the way a JSON caller thinks of it.
-func jsonType(goType string) string {
-	switch {
-	case goType == "string" || goType == "*string":
+// jsonPath turns the dotted field path of a decoding error, which names the
+// Go fields of embedded structs and skips array items and object keys, into
+// a JSON path ("blocks[].title", "configurations.account.properties.*.type"),
+// and returns the type of the field it ends at (nil when it cannot tell).
+func jsonPath(t reflect.Type, goPath string) (string, reflect.Type) {
+	var out []string
+	for _, seg := range strings.Split(goPath, ".") {
+		for t = unwrap(t); t != nil && elem(t) != nil && len(out) > 0; t = unwrap(t.Elem()) {
+			if t.Kind() == reflect.Map {
+				out = append(out, "*")
+			} else {
+				out[len(out)-1] += "[]"
+			}
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			out, t = append(out, seg), nil
+			continue
+		}
+		if f, ok := t.FieldByName(seg); ok && f.Anonymous {
+			t = f.Type // an embedded struct: its fields are the outer object's
+			continue
+		}
+		out = append(out, seg)
+		t = jsonField(t, seg)
+	}
+	return strings.Join(out, "."), unwrap(t)
+}
+
+// jsonField returns the type of the field of struct t whose JSON name is
+// name, nil when there is none.
+func jsonField(t reflect.Type, name string) reflect.Type {
+	for _, f := range reflect.VisibleFields(t) {
+		tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tag == name || (tag == "" && strings.EqualFold(f.Name, name)) {
+			return f.Type
+		}
+	}
+	return nil
+}
+
+// unwrap removes pointers and Optional around a type.
+func unwrap(t reflect.Type) reflect.Type {
+	for t != nil {
+		switch {
+		case t.Kind() == reflect.Pointer:
+			t = t.Elem()
+		case t.Kind() == reflect.Struct && strings.HasPrefix(t.Name(), "Optional["):
+			f, _ := t.FieldByName("Value")
+			t = f.Type
+		default:
+			return t
+		}
+	}
+	return nil
+}
+
+// elem returns the type of the items of an array or the values of an
+// object, nil for other types.
+func elem(t reflect.Type) reflect.Type {
+	if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+		return t.Elem()
+	}
+	return nil
+}
+
+// jsonKind names the JSON value that a Go type decodes, with its article.
+func jsonKind(t reflect.Type) string {
+	switch t = unwrap(t); {
+	case t == nil:
+		return "another value"
+	case t.Kind() == reflect.String:
 		return "a string"
-	case goType == "bool" || goType == "*bool":
+	case t.Kind() == reflect.Bool:
 		return "a boolean"
-	case strings.Contains(goType, "int") || strings.Contains(goType, "float"):
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Float64:
 		return "a number"
-	case strings.HasPrefix(goType, "[]") || strings.HasPrefix(goType, "*[]") || goType == "slice":
+	case t.Kind() == reflect.Slice || t.Kind() == reflect.Array:
 		return "an array"
-	case strings.HasPrefix(goType, "map") || goType == "struct":
+	case t.Kind() == reflect.Map || t.Kind() == reflect.Struct:
 		return "an object"
 	}
-	return fmt.Sprintf("of type %s", goType)
+	return "another value"
+}
+
+// jsonValue names the JSON value of a decoding error ("number", "array",
+// "number 1e400", ...) with its article.
+func jsonValue(v string) string {
+	switch v {
+	case "array", "object":
+		return "an " + v
+	case "bool":
+		return "a boolean"
+	case "string", "number":
+		return "a " + v
+	}
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return "the number " + truncate(n)
+	}
+	return truncate(v)
 }
 
 // Optional is a JSON field that tells apart absent, null and a value.

@@ -79,17 +79,11 @@ func (s *Server) spaceInstallation(si service.SpaceInstallation) spaceInstallati
 	return j
 }
 
-// spaceInstallationFor encodes a space installation, with its space when the
-// request asks for extended.
-func (s *Server) spaceInstallationFor(r *http.Request, si service.SpaceInstallation) (spaceInstallationJSON, error) {
-	extended, err := queryBool(r, "extended")
-	if err != nil {
-		return spaceInstallationJSON{}, err
-	}
-	if extended == nil || !*extended {
-		si.Space = service.Space{}
-	}
-	return s.spaceInstallation(si), nil
+// extended reads the extended parameter of the space installation
+// operations: whether answers hold the full Space.
+func extended(r *http.Request) (bool, error) {
+	b, err := queryBool(r, "extended")
+	return b != nil && *b, err
 }
 
 func (s *Server) installIntegration(w http.ResponseWriter, r *http.Request) error {
@@ -201,11 +195,11 @@ func (s *Server) listInstallationSpaces(w http.ResponseWriter, r *http.Request) 
 	if err != nil {
 		return err
 	}
-	extended, err := queryBool(r, "extended")
+	ext, err := extended(r)
 	if err != nil {
 		return err
 	}
-	found, err := s.svc.InstallationSpaces(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), extended != nil && *extended, p)
+	found, err := s.svc.InstallationSpaces(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), ext, p)
 	if err != nil {
 		return err
 	}
@@ -218,11 +212,11 @@ func (s *Server) listIntegrationSpaces(w http.ResponseWriter, r *http.Request) e
 	if err != nil {
 		return err
 	}
-	extended, err := queryBool(r, "extended")
+	ext, err := extended(r)
 	if err != nil {
 		return err
 	}
-	found, err := s.svc.IntegrationSpaceInstallations(r.Context(), r.PathValue("integrationName"), r.URL.Query().Get("externalId"), extended != nil && *extended, p)
+	found, err := s.svc.IntegrationSpaceInstallations(r.Context(), r.PathValue("integrationName"), r.URL.Query().Get("externalId"), ext, p)
 	if err != nil {
 		return err
 	}
@@ -238,32 +232,30 @@ func (s *Server) installOnSpace(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Refuse a bad extended before the change: a 400 must change nothing.
-	if _, err := queryBool(r, "extended"); err != nil {
-		return err
-	}
-	si, _, err := s.svc.InstallOnSpace(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), body.Space)
+	ext, err := extended(r)
 	if err != nil {
 		return err
 	}
-	out, err := s.spaceInstallationFor(r, si)
+	si, _, err := s.svc.InstallOnSpace(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), body.Space, ext)
 	if err != nil {
 		return err
 	}
+	out := s.spaceInstallation(si)
 	w.Header().Set("Location", out.URLs.Location)
 	writeJSON(w, http.StatusCreated, out)
 	return nil
 }
 
 func (s *Server) getSpaceInstallation(w http.ResponseWriter, r *http.Request) error {
-	si, err := s.svc.SpaceInstallation(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), r.PathValue("spaceId"))
+	ext, err := extended(r)
 	if err != nil {
 		return err
 	}
-	out, err := s.spaceInstallationFor(r, si)
+	si, err := s.svc.SpaceInstallation(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), r.PathValue("spaceId"), ext)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.spaceInstallation(si))
 	return nil
 }
 
@@ -275,19 +267,16 @@ func (s *Server) updateSpaceInstallation(w http.ResponseWriter, r *http.Request)
 	if err := body.check(); err != nil {
 		return err
 	}
-	if _, err := queryBool(r, "extended"); err != nil {
+	ext, err := extended(r)
+	if err != nil {
 		return err
 	}
 	si, err := s.svc.UpdateSpaceInstallation(r.Context(), r.PathValue("integrationName"), r.PathValue("installationId"), r.PathValue("spaceId"),
-		service.SpaceInstallationUpdate{Configuration: body.Configuration.Value, ExternalIDs: body.ExternalIDs.ptr()})
+		service.SpaceInstallationUpdate{Configuration: body.Configuration.Value, ExternalIDs: body.ExternalIDs.ptr()}, ext)
 	if err != nil {
 		return err
 	}
-	out, err := s.spaceInstallationFor(r, si)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, out)
+	writeJSON(w, http.StatusOK, s.spaceInstallation(si))
 	return nil
 }
 

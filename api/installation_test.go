@@ -444,3 +444,113 @@ func TestConcurrentInstallIntegration(t *testing.T) {
 		}
 	})
 }
+
+// TestRepublishRecomputesStatuses checks that a publication that changes the
+// required configuration properties brings the status of every installation
+// and space installation in line at once, paused ones aside, and tells the
+// integration as a PATCH does: installation_setup and
+// space_installation_setup with the previous status.
+func TestRepublishRecomputesStatuses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := regEnv(t, open)
+		base := "/v1/integrations/quiet-space/installations/quiet-acme"
+		e.Expect(201, "POST", base+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		publish := func(name, title string, account, space any) {
+			t.Helper()
+			p := regPublication("acme", title)
+			forms := map[string]any{"account": account}
+			if space != nil {
+				forms["space"] = space
+			}
+			p["configurations"] = forms
+			e.Expect(200, "POST", "/v1/integrations/"+name, "alice-token", p)
+		}
+		required := func(key, typ string) map[string]any {
+			return map[string]any{"properties": map[string]any{key: map[string]string{"type": typ}}, "required": []string{key}}
+		}
+		optional := map[string]any{"properties": map[string]any{"apiKey": map[string]string{"type": "string"}}}
+		statuses := func() string {
+			t.Helper()
+			in := regInstallationOf(t, e.Expect(200, "GET", base, "alice-token", nil))
+			handbook := regSpaceInstallationOf(t, e.Expect(200, "GET", base+"/spaces/handbook", "alice-token", nil))
+			blog := regSpaceInstallationOf(t, e.Expect(200, "GET", base+"/spaces/blog", "alice-token", nil))
+			return in.Status + " " + handbook.Status + " " + blog.Status
+		}
+		type setup struct{ Type, InstallationID, SpaceID, Status, Previous string }
+		events := func() []setup {
+			t.Helper()
+			var list struct {
+				Items []struct {
+					Payload struct {
+						Type, InstallationID, SpaceID, Status string
+						Previous                              struct{ Status string }
+					}
+				}
+			}
+			e.Expect(200, "GET", "/v1/integrations/quiet-space/events", "alice-token", nil).JSON(t, &list)
+			var out []setup
+			for _, ev := range list.Items {
+				p := ev.Payload
+				out = append(out, setup{p.Type, p.InstallationID, p.SpaceID, p.Status, p.Previous.Status})
+			}
+			return out
+		}
+		if got := statuses(); got != "active active paused" {
+			t.Fatalf("before: %s", got)
+		}
+		seen := len(events())
+
+		// New required properties make both pending; the paused space
+		// installation stays paused. Each change has its event, newest first.
+		publish("quiet-space", "Quiet", required("apiKey", "string"), required("channel", "string"))
+		if got := statuses(); got != "pending pending paused" {
+			t.Errorf("with required properties: %s", got)
+		}
+		got := events()
+		want := []setup{
+			{"space_installation_setup", "quiet-acme", "handbook", "pending", "active"},
+			{"installation_setup", "quiet-acme", "", "pending", "active"},
+		}
+		if len(got) != seen+2 || fmt.Sprint(got[:2]) != fmt.Sprint(want) {
+			t.Errorf("events after the publication: %+v", got)
+		}
+
+		// Values for them make them active; publishing the same forms again
+		// changes nothing and tells nothing.
+		e.Expect(200, "PATCH", base, "alice-token", `{"configuration":{"apiKey":"k"}}`)
+		e.Expect(200, "PATCH", base+"/spaces/handbook", "alice-token", `{"configuration":{"channel":"c"}}`)
+		seen = len(events())
+		publish("quiet-space", "Quiet", required("apiKey", "string"), required("channel", "string"))
+		if got := statuses(); got != "active active paused" || len(events()) != seen {
+			t.Errorf("same forms again: %s, %d new events", got, len(events())-seen)
+		}
+		// A form that the stored values contradict does not refuse the
+		// publication: the values are kept and count as given.
+		publish("quiet-space", "Quiet", required("apiKey", "number"), required("channel", "boolean"))
+		if got := statuses(); got != "active active paused" || len(events()) != seen {
+			t.Errorf("contradicted values: %s, %d new events", got, len(events())-seen)
+		}
+		// Another required property makes the installation pending; no
+		// longer requiring it makes it active again.
+		publish("quiet-space", "Quiet", required("region", "string"), optional)
+		if got := statuses(); got != "pending active paused" {
+			t.Errorf("a new required account property: %s", got)
+		}
+		publish("quiet-space", "Quiet", optional, optional)
+		if got := statuses(); got != "active active paused" {
+			t.Errorf("no required property: %s", got)
+		}
+		if got := events(); len(got) != seen+2 || fmt.Sprint(got[:2]) != fmt.Sprint([]setup{
+			{"installation_setup", "quiet-acme", "", "active", "pending"},
+			{"installation_setup", "quiet-acme", "", "pending", "active"},
+		}) {
+			t.Errorf("events of the account changes: %+v", got)
+		}
+
+		// A paused installation stays paused, and is not told.
+		publish("paused-app", "Paused App", required("apiKey", "string"), nil)
+		if in := regInstallationOf(t, e.Expect(200, "GET", "/v1/integrations/paused-app/installations/paused-acme", "alice-token", nil)); in.Status != "paused" {
+			t.Errorf("paused installation became %q", in.Status)
+		}
+	})
+}

@@ -311,6 +311,9 @@ func TestPublishIntegrationLimits(t *testing.T) {
 			return b
 		}
 		block := func(b map[string]any) map[string]any { return with("blocks", []any{b}) }
+		property := func(p map[string]any) map[string]any {
+			return map[string]any{"account": map[string]any{"properties": map[string]any{"key": p}}}
+		}
 		links := make([]map[string]string, 6)
 		for n := range links {
 			links[n] = map[string]string{"url": "https://example.com/" + fmt.Sprint(n), "label": "Link"}
@@ -364,6 +367,40 @@ func TestPublishIntegrationLimits(t *testing.T) {
 			{"block title of 41", "", block(map[string]any{"id": "b", "title": strings.Repeat("t", 41)}), 400, "blocks[0].title", true},
 			{"block without id", "", block(map[string]any{"title": "Block"}), 400, "blocks[0].id", true},
 			{"block without title", "", block(map[string]any{"id": "b"}), 400, "blocks[0].title", true},
+			{"configuration property", "", with("configurations", property(map[string]any{"type": "string", "title": strings.Repeat("t", 50),
+				"description": strings.Repeat("é", 100), "default": "d", "enum": []string{"d", "e"}, "completion_url": "https://example.com/c"})), 200, "", false},
+			{"configuration property description of 101", "", with("configurations", property(map[string]any{"type": "string", "description": strings.Repeat("é", 101)})),
+				400, "configurations.account.properties.key.description", true},
+			{"space configuration property description of 101", "", with("configurations", map[string]any{"space": map[string]any{
+				"properties": map[string]any{"key": map[string]any{"type": "number", "description": strings.Repeat("d", 101)}}}}),
+				400, "configurations.space.properties.key.description", true},
+			{"configuration property title of 1", "", with("configurations", property(map[string]any{"type": "string", "title": "t"})),
+				400, "configurations.account.properties.key.title", true},
+			{"configuration property title of 51", "", with("configurations", property(map[string]any{"type": "string", "title": strings.Repeat("t", 51)})),
+				400, "configurations.account.properties.key.title", true},
+			{"configuration property of an unknown type", "", with("configurations", property(map[string]any{"type": "date"})),
+				400, "configurations.account.properties.key.type", true},
+			{"configuration property without a type", "", with("configurations", property(map[string]any{"title": "Key"})),
+				400, "configurations.account.properties.key.type", true},
+			{"configuration property default of another type", "", with("configurations", property(map[string]any{"type": "boolean", "default": "yes"})),
+				400, "configurations.account.properties.key.default", true},
+			{"button without its text", "", with("configurations", property(map[string]any{"type": "button", "callback_url": "https://example.com/b"})),
+				400, "configurations.account.properties.key", true},
+			{"configuration required twice", "", with("configurations", map[string]any{"account": map[string]any{
+				"properties": map[string]any{"key": map[string]any{"type": "string"}}, "required": []string{"key", "key"}}}),
+				400, "configurations.account.required[1]", true},
+			{"configuration without properties", "", with("configurations", map[string]any{"account": map[string]any{"required": []string{}}}),
+				400, "configurations.account", true},
+			{"configuration component", "", with("configurations", map[string]any{"site": map[string]any{"componentId": "config"}}), 200, "", false},
+			{"configuration with properties and a component", "", with("configurations", map[string]any{"site": map[string]any{
+				"componentId": "config", "properties": map[string]any{}}}), 400, "configurations.site", true},
+			{"block description of 151", "", block(map[string]any{"id": "b", "title": "Block", "description": strings.Repeat("d", 151)}), 400, "blocks[0].description", true},
+			{"content source description of 151", "", with("contentSources", []any{map[string]any{"id": "c", "title": "Source", "description": strings.Repeat("d", 151),
+				"configuration": map[string]string{"componentId": "c"}}}), 400, "contentSources[0].description", true},
+			{"content source without a component", "", with("contentSources", []any{map[string]any{"id": "c", "title": "Source", "configuration": map[string]string{}}}),
+				400, "contentSources[0].configuration", true},
+			{"external link not a URL", "", with("externalLinks", []map[string]string{{"url": "not a url", "label": "Link"}}), 400, "externalLinks[0].url", false},
+			{"content security policy directive not a string", "", with("contentSecurityPolicy", map[string]any{"script-src": 1}), 400, "contentSecurityPolicy.script-src", true},
 			{"6 external links", "", with("externalLinks", links), 400, "externalLinks", true},
 			{"5 external links", "", with("externalLinks", links[:5]), 200, "", false},
 			{"21 secrets", "", with("secrets", secrets), 400, "secrets", true},

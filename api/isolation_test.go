@@ -106,6 +106,8 @@ var isoMatrix = []string{
 	//                                          non mal unk exp   out   adm cre edi rev com rea   stf   int ins
 	"getAuthenticatedUser -                     401 401 401 401   200   200 200 200 200 200 200   200   403 403",
 	"listOrganizationsForAuthenticatedUser -    401 401 401 401   200   200 200 200 200 200 200   200   403 403",
+	"getUserById acme                           401 401 401 401   404   200 200 200 200 200 200   200   403 403",
+	"getUserById globex                         401 401 401 401   404   404 404 404 404 404 404   200   403 403",
 	"createOrganization -                       401 401 401 401   201   201 201 201 201 201 201   201   403 403",
 	"getOrganizationById acme                   401 401 401 401   404   200 200 200 200 200 200   200   200 404",
 	"getOrganizationById globex                 401 401 401 401   404   404 404 404 404 404 404   200   404 200",

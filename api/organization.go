@@ -16,6 +16,15 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+func (s *Server) getUserByID(w http.ResponseWriter, r *http.Request) error {
+	u, err := s.svc.UserByID(r.Context(), r.PathValue("userId"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s.user(u))
+	return nil
+}
+
 func (s *Server) orgJSON(o service.Org) organizationJSON {
 	return s.organization(o.Organization, o.Role)
 }

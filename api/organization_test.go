@@ -131,6 +131,68 @@ func TestGetUser(t *testing.T) {
 	})
 }
 
+func TestGetUserByID(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		slack := integrationToken(t, e, "slack", "alice-token")
+		tests := []struct {
+			name, id, token string
+			status          int
+		}{
+			{"itself", "alice", "alice-token", 200},
+			{"itself, not a member anywhere", "carol", "carol-token", 200},
+			{"a member of the same organization", "bob", "alice-token", 200},
+			{"the other way", "alice", "bob-token", 200},
+			{"staff, anyone", "dave", apitest.AdminToken, 200},
+			{"a member of another organization", "dave", "alice-token", 404},
+			{"no shared organization", "alice", "carol-token", 404},
+			{"a member of another organization, the other way", "alice", "dave-token", 404},
+			{"unknown", "nobody", "alice-token", 404},
+			{"unknown, staff", "nobody", apitest.AdminToken, 404},
+			{"an id that cannot exist", "a.b", "alice-token", 404},
+			{"integration token", "alice", slack, 403},
+			{"no token", "alice", "", 401},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				res := regExpect(t, e, tt.status, "GET", "/v1/users/"+tt.id, tt.token, nil)
+				if tt.status != 200 {
+					return
+				}
+				var u struct {
+					Object, ID, DisplayName, Email string
+					URLs                           struct{ Location string }
+				}
+				res.JSON(t, &u)
+				if u.Object != "user" || u.ID != tt.id || u.Email != tt.id+"@example.com" || u.URLs.Location != e.URL+"/v1/users/"+tt.id {
+					t.Errorf("user: %+v", u)
+				}
+			})
+		}
+		// A hidden user answers as a missing one.
+		regSameError(t, e.Do("GET", "/v1/users/dave", "alice-token", nil), e.Do("GET", "/v1/users/davf", "alice-token", nil), "dave", "davf")
+
+		// urls.location and the Location of a new user lead there.
+		res := e.Expect(201, "POST", "/admin/users", apitest.AdminToken, map[string]string{"displayName": "Erin", "email": "erin@example.com"})
+		var created struct {
+			User  struct{ URLs struct{ Location string } }
+			Token string
+		}
+		res.JSON(t, &created)
+		if created.User.URLs.Location != res.Header.Get("Location") {
+			t.Errorf("urls.location %q, Location %q", created.User.URLs.Location, res.Header.Get("Location"))
+		}
+		path := strings.TrimPrefix(created.User.URLs.Location, e.URL)
+		e.Expect(200, "GET", path, apitest.AdminToken, nil)
+		e.Expect(200, "GET", path, created.Token, nil)
+		e.Expect(404, "GET", path, "alice-token", nil)
+		var me struct{ URLs struct{ Location string } }
+		e.Expect(200, "GET", "/v1/user", "alice-token", nil).JSON(t, &me)
+		e.Expect(200, "GET", strings.TrimPrefix(me.URLs.Location, e.URL), "alice-token", nil)
+	})
+}
+
 func TestListOrganizations(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
 		e := apitest.New(t, open(t))

@@ -17,6 +17,7 @@ func (s *Server) routeTable() []Route {
 	return []Route{
 		// Users and organizations.
 		{"GET", "/v1/user", "getAuthenticatedUser", User, s.getUser},
+		{"GET", "/v1/users/{userId}", "getUserById", User, s.getUserByID},
 		{"GET", "/v1/orgs", "listOrganizationsForAuthenticatedUser", User, s.listOrgs},
 		{"POST", "/v1/orgs", "createOrganization", User, s.createOrg},
 		{"GET", "/v1/orgs/{organizationId}", "getOrganizationById", Any, s.getOrg},

@@ -1,8 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"slices"
+	"strings"
+	"unicode/utf8"
 
 	"integrations/service"
 )
@@ -51,25 +57,76 @@ func (b spaceBody) input() (service.SpaceInput, error) {
 }
 
 // checkMergeRules checks the spec's MergeRulesSpaceConfiguration: inherit,
-// none, or rules with a list of rules.
+// none, or rules with a list of rules, each one a MergeRule.
 func checkMergeRules(raw json.RawMessage) error {
 	var m struct {
-		Type  string            `json:"type"`
-		Rules []json.RawMessage `json:"rules"`
+		Type  *string         `json:"type"`
+		Rules json.RawMessage `json:"rules"`
 	}
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil || m.Type == nil {
 		return invalid("mergeRules must be an object with a type.")
 	}
-	switch m.Type {
+	switch *m.Type {
 	case "inherit", "none":
 		return nil
 	case "rules":
-		if m.Rules == nil {
-			return invalid("mergeRules.rules is required when mergeRules.type is rules.")
+		var rules []json.RawMessage
+		if err := json.Unmarshal(m.Rules, &rules); err != nil || rules == nil {
+			return invalid("mergeRules.rules must be an array when mergeRules.type is rules.")
+		}
+		for n, rule := range rules {
+			if err := checkMergeRule(rule); err != nil {
+				return invalid("mergeRules.rules[%d]%s", n, err.Error())
+			}
 		}
 		return nil
 	}
 	return invalid("mergeRules.type must be inherit, none or rules.")
+}
+
+// The spec's MergeRule kinds: those that name users, those that stand alone,
+// and custom, which holds an expression.
+var (
+	userMergeRules   = []string{"require_specific_reviewers", "require_one_of_specific_reviewers", "allow_bypass"}
+	simpleMergeRules = []string{"require_at_least_one_review", "require_at_least_one_approved_review", "require_all_reviews_approved",
+		"require_agent_review", "require_up_to_date_change_request", "require_change_request_subject",
+		"require_change_request_description", "require_author_to_merge"}
+)
+
+// maxExpressionLength is the spec's limit on a custom merge rule's expression.
+const maxExpressionLength = 1024
+
+// checkMergeRule checks one MergeRule; its error is the rest of a message
+// that starts with the rule's path.
+func checkMergeRule(raw json.RawMessage) error {
+	var r struct {
+		Rule       *string         `json:"rule"`
+		Users      json.RawMessage `json:"users"`
+		Expression json.RawMessage `json:"expression"`
+		Message    json.RawMessage `json:"message"`
+	}
+	if !bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")) || json.Unmarshal(raw, &r) != nil || r.Rule == nil {
+		return errors.New(" must be an object with a rule.")
+	}
+	switch rule := *r.Rule; {
+	case slices.Contains(userMergeRules, rule):
+		var users []string
+		if json.Unmarshal(r.Users, &users) != nil || users == nil {
+			return fmt.Errorf(".users must be an array of user ids for the rule %s.", rule)
+		}
+	case slices.Contains(simpleMergeRules, rule):
+	case rule == "custom":
+		var expr, message *string
+		if json.Unmarshal(r.Expression, &expr) != nil || expr == nil || utf8.RuneCountInString(*expr) > maxExpressionLength {
+			return fmt.Errorf(".expression must be a string of at most %d characters for the rule custom.", maxExpressionLength)
+		}
+		if r.Message != nil && (json.Unmarshal(r.Message, &message) != nil || message == nil) {
+			return errors.New(".message must be a string.")
+		}
+	default:
+		return fmt.Errorf(".rule must be one of %s or custom, not %q.", strings.Join(append(slices.Clone(userMergeRules), simpleMergeRules...), ", "), truncate(rule))
+	}
+	return nil
 }
 
 func (s *Server) listSpaces(w http.ResponseWriter, r *http.Request) error {

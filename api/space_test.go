@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"strings"
@@ -228,6 +229,10 @@ func TestCreateSpaceErrors(t *testing.T) {
 			{"unknown editMode", "", "alice-token", map[string]string{"editMode": "open"}, 400, "editMode"},
 			{"emoji too long", "", "alice-token", map[string]string{"emoji": strings.Repeat("x", 51)}, 400, "emoji"},
 			{"icon not a URL", "", "alice-token", map[string]string{"icon": "not a url"}, 400, "icon"},
+			{"mergeRules with rules that are numbers", "", "alice-token", `{"mergeRules": {"type": "rules", "rules": [1, 2]}}`, 400, "mergeRules.rules[0]"},
+			{"mergeRules with an unknown rule", "", "alice-token", `{"mergeRules": {"type": "rules", "rules": [{"rule": "require_author_to_merge"}, {"rule": "be_nice"}]}}`, 400, "mergeRules.rules[1].rule"},
+			{"mergeRules with rules null", "", "alice-token", `{"mergeRules": {"type": "rules", "rules": null}}`, 400, "mergeRules.rules"},
+			{"mergeRules without a type", "", "alice-token", `{"mergeRules": {"rules": []}}`, 400, "mergeRules"},
 			{"invalid JSON", "", "alice-token", `{"title": "x"`, 400, "JSON"},
 			{"array", "", "alice-token", `[]`, 400, "object"},
 			{"null", "", "alice-token", `null`, 400, "object"},
@@ -410,6 +415,7 @@ func TestUpdateSpaceErrors(t *testing.T) {
 			{"unknown visibility", "", "alice-token", map[string]string{"visibility": "hidden"}, 400, "visibility"},
 			{"unknown defaultLevel", "", "alice-token", map[string]string{"defaultLevel": "owner"}, 400, "defaultLevel"},
 			{"bad mergeRules", "", "alice-token", map[string]any{"mergeRules": map[string]string{"type": "some"}}, 400, "mergeRules"},
+			{"mergeRules with rules that are numbers", "", "alice-token", `{"mergeRules": {"type": "rules", "rules": [1, 2]}}`, 400, "mergeRules.rules[0]"},
 			{"a valid field with a bad one", "", "alice-token", map[string]string{"title": "Changed", "language": "xx"}, 400, "language"},
 			{"missing body", "", "alice-token", nil, 400, "body"},
 			{"invalid JSON", "", "alice-token", `{"title": "x",}`, 400, "JSON"},
@@ -538,6 +544,85 @@ func TestDeleteSpace(t *testing.T) {
 		e.Expect(205, "DELETE", "/v1/spaces/secret", apitest.AdminToken, nil)
 		if n := spaceCount(t, e, "acme") + spaceCount(t, e, "globex"); n != 0 {
 			t.Errorf("%d spaces remain", n)
+		}
+	})
+}
+
+// TestSpaceMergeRules checks mergeRules against the spec's
+// MergeRulesSpaceConfiguration and its MergeRule items: what the server
+// accepts, the spec accepts, and the Space it answers holds it as given.
+func TestSpaceMergeRules(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		long := strings.Repeat("é", 1025)
+		tests := []struct {
+			name, rules string
+			status      int
+			field       string // what a 400 must name
+		}{
+			{"inherit", `{"type": "inherit"}`, 200, ""},
+			{"none", `{"type": "none"}`, 200, ""},
+			{"no rules", `{"type": "rules", "rules": []}`, 200, ""},
+			{"every kind of rule", `{"type": "rules", "rules": [
+				{"rule": "require_specific_reviewers", "users": ["alice"]},
+				{"rule": "require_one_of_specific_reviewers", "users": []},
+				{"rule": "allow_bypass", "users": ["bob", "alice"]},
+				{"rule": "require_at_least_one_review"}, {"rule": "require_at_least_one_approved_review"},
+				{"rule": "require_all_reviews_approved"}, {"rule": "require_agent_review"},
+				{"rule": "require_up_to_date_change_request"}, {"rule": "require_change_request_subject"},
+				{"rule": "require_change_request_description"}, {"rule": "require_author_to_merge"},
+				{"rule": "custom", "expression": "true", "message": "Always."},
+				{"rule": "custom", "expression": "` + strings.Repeat("é", 1024) + `"}]}`, 200, ""},
+			{"rules that are numbers", `{"type": "rules", "rules": [1, 2]}`, 400, "mergeRules.rules[0]"},
+			{"a rule that is a string", `{"type": "rules", "rules": ["require_author_to_merge"]}`, 400, "mergeRules.rules[0]"},
+			{"a rule without its name", `{"type": "rules", "rules": [{"users": []}]}`, 400, "mergeRules.rules[0]"},
+			{"an unknown rule", `{"type": "rules", "rules": [{"rule": "require_author_to_merge"}, {"rule": "be_nice"}]}`, 400, "mergeRules.rules[1].rule"},
+			{"users missing", `{"type": "rules", "rules": [{"rule": "allow_bypass"}]}`, 400, "mergeRules.rules[0].users"},
+			{"users null", `{"type": "rules", "rules": [{"rule": "allow_bypass", "users": null}]}`, 400, "mergeRules.rules[0].users"},
+			{"users not strings", `{"type": "rules", "rules": [{"rule": "require_specific_reviewers", "users": [1]}]}`, 400, "mergeRules.rules[0].users"},
+			{"custom without an expression", `{"type": "rules", "rules": [{"rule": "custom"}]}`, 400, "mergeRules.rules[0].expression"},
+			{"custom expression a number", `{"type": "rules", "rules": [{"rule": "custom", "expression": 1}]}`, 400, "mergeRules.rules[0].expression"},
+			{"custom expression too long", `{"type": "rules", "rules": [{"rule": "custom", "expression": "` + long + `"}]}`, 400, "mergeRules.rules[0].expression"},
+			{"custom message a number", `{"type": "rules", "rules": [{"rule": "custom", "expression": "x", "message": 1}]}`, 400, "mergeRules.rules[0].message"},
+			{"custom message null", `{"type": "rules", "rules": [{"rule": "custom", "expression": "x", "message": null}]}`, 400, "mergeRules.rules[0].message"},
+			{"rules missing", `{"type": "rules"}`, 400, "mergeRules.rules"},
+			{"rules an object", `{"type": "rules", "rules": {}}`, 400, "mergeRules.rules"},
+			{"unknown type", `{"type": "some"}`, 400, "mergeRules.type"},
+			{"type a number", `{"type": 1}`, 400, "mergeRules"},
+			{"not an object", `"inherit"`, 400, "mergeRules"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				body := `{"mergeRules": ` + tt.rules + `}`
+				before := e.Expect(200, "GET", "/v1/spaces/handbook", "alice-token", nil).Body
+				res := e.Expect(tt.status, "PATCH", "/v1/spaces/handbook", "alice-token", body)
+				created := e.Expect(map[int]int{200: 201, 400: 400}[tt.status], "POST", "/v1/orgs/acme/spaces", "alice-token", body)
+				if tt.status == 400 {
+					for _, r := range []*apitest.Response{res, created} {
+						if msg := r.ErrorMessage(t); !strings.Contains(msg, tt.field) {
+							t.Errorf("message %q does not name %q", msg, tt.field)
+						}
+					}
+					if after := e.Expect(200, "GET", "/v1/spaces/handbook", "alice-token", nil).Body; string(after) != string(before) {
+						t.Errorf("a refused PATCH changed the space")
+					}
+				} else {
+					var want, got struct{ MergeRules any }
+					if err := json.Unmarshal([]byte(body), &want); err != nil {
+						t.Fatal(err)
+					}
+					res.JSON(t, &got)
+					if fmt.Sprint(got.MergeRules) != fmt.Sprint(want.MergeRules) {
+						t.Errorf("mergeRules %v, want %v", got.MergeRules, want.MergeRules)
+					}
+				}
+				// updateSpaceById is where the spec states mergeRules.
+				specErr := e.Spec.ValidateRequestBody("PATCH", "/v1/spaces/handbook", []byte(body))
+				if (specErr == nil) != (tt.status == 200) {
+					t.Errorf("the server answers %d, the spec says %v", tt.status, specErr)
+				}
+			})
 		}
 	})
 }

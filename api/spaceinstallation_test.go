@@ -243,7 +243,9 @@ func TestSpaceInstallationReadUpdateDelete(t *testing.T) {
 		if si := regSpaceInstallationOf(t, e.Expect(200, "GET", cfg, "alice-token", nil)); si.Status != "active" || string(si.Configuration) != config || len(si.ExternalIDs) != 0 {
 			t.Errorf("refused updates changed it: %+v", si)
 		}
-		si = regSpaceInstallationOf(t, e.Expect(200, "PATCH", cfg+"?extended=true", configuredToken, map[string]any{"externalIds": []string{"a", "b", "c", "d", "e"}}))
+		// configured declares no scope that reads spaces: its token gets no
+		// Space (TestExtendedNeedsSpaceScopes), a user does.
+		si = regSpaceInstallationOf(t, e.Expect(200, "PATCH", cfg+"?extended=true", "alice-token", map[string]any{"externalIds": []string{"a", "b", "c", "d", "e"}}))
 		if id, extended := si.spaceID(t); id != "blog" || !extended || len(si.ExternalIDs) != 5 || string(si.Configuration) != config {
 			t.Errorf("external ids: %+v", si)
 		}
@@ -471,6 +473,163 @@ func TestConcurrentInstallOnSpace(t *testing.T) {
 		}
 		if strings.Contains(e.Logs(), `"level":"ERROR"`) {
 			t.Errorf("the server logged errors:\n%s", e.Logs())
+		}
+	})
+}
+
+// TestExtendedNeedsSpaceScopes checks that the tokens of an integration that
+// declared none of the scopes that read spaces get no Space through
+// extended, on every route that would answer one: they are refused as
+// reading the space itself refuses them, and a refused write changes
+// nothing. Without extended, and for users, nothing changes.
+func TestExtendedNeedsSpaceScopes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := regEnv(t, open)
+		quiet := regIntegrationToken(t, e, "quiet-space", "alice-token") // no scopes
+		quietInst := regInstallationToken(t, e, "quiet-space", "quiet-acme", quiet)
+		slack := regIntegrationToken(t, e, "slack", "alice-token") // space:content:read
+		base := "/v1/integrations/quiet-space/installations/quiet-acme/spaces"
+
+		// The direct read of the space, which the others must match.
+		refusal := e.Expect(403, "GET", "/v1/spaces/blog", quiet, nil).ErrorMessage(t)
+		if !strings.Contains(refusal, "quiet-space") || !strings.Contains(refusal, "space:content:read") {
+			t.Fatalf("getSpaceById refuses with %q", refusal)
+		}
+		e.Expect(403, "GET", "/v1/spaces/blog", quietInst, nil)
+
+		routes := []struct {
+			name, method, path string
+			body               any
+			status             int // without extended
+		}{
+			{"listIntegrationInstallationSpaces", "GET", base, nil, 200},
+			{"getIntegrationSpaceInstallation", "GET", base + "/blog", nil, 200},
+			{"listIntegrationSpaceInstallations", "GET", "/v1/integrations/quiet-space/spaces", nil, 200},
+			{"updateIntegrationSpaceInstallation", "PATCH", base + "/blog", map[string]any{"externalIds": []string{"changed"}}, 200},
+			{"installIntegrationOnSpace", "POST", base, map[string]string{"space": "handbook"}, 201},
+		}
+		for _, rt := range routes {
+			for _, token := range []string{quiet, quietInst} {
+				t.Run(rt.name, func(t *testing.T) {
+					before := snapshot(t, e)
+					res := regExpect(t, e, 403, rt.method, rt.path+"?extended=true", token, rt.body)
+					if msg := res.ErrorMessage(t); msg != refusal {
+						t.Errorf("refused with %q, getSpaceById with %q", msg, refusal)
+					}
+					if after := snapshot(t, e); after != before {
+						t.Errorf("a refused %s changed the state:\n%s", rt.name, changes(before, after))
+					}
+					// extended=false is no extended.
+					res = regExpect(t, e, rt.status, rt.method, rt.path+"?extended=false", token, rt.body)
+					if strings.Contains(string(res.Body), `"object":"space"`) {
+						t.Errorf("a Space without extended: %s", res.Body)
+					}
+					if rt.method == "POST" {
+						regExpect(t, e, 205, "DELETE", base+"/handbook", "alice-token", nil)
+					}
+				})
+			}
+		}
+
+		// Users, and integrations with a space scope, still get the Space.
+		e.Expect(201, "POST", "/v1/integrations/slack/installations/slack-acme/spaces", "alice-token", map[string]string{"space": "blog"})
+		for _, tt := range []struct{ method, path, token string }{
+			{"GET", base + "?extended=true", "alice-token"},
+			{"GET", base + "/blog?extended=true", "bob-token"},
+			{"GET", "/v1/integrations/slack/spaces?extended=true", slack},
+			{"GET", "/v1/integrations/slack/installations/slack-acme/spaces/blog?extended=true", slack},
+			{"GET", "/v1/integrations/slack/installations/slack-acme/spaces?extended=true", slack},
+			{"PATCH", "/v1/integrations/slack/installations/slack-acme/spaces/blog?extended=true", slack},
+			{"POST", "/v1/integrations/slack/installations/slack-acme/spaces?extended=true", slack},
+		} {
+			var body any
+			switch tt.method {
+			case "PATCH":
+				body = map[string]any{"externalIds": []string{"x"}}
+			case "POST":
+				body = map[string]string{"space": "blog"}
+			}
+			res := e.Do(tt.method, tt.path, tt.token, body)
+			if res.Status >= 300 || !strings.Contains(string(res.Body), `"object":"space"`) {
+				t.Errorf("%s %s: %d without a Space: %s", tt.method, tt.path, res.Status, res.Body)
+			}
+		}
+	})
+}
+
+// TestTargetsThatReachSpaces checks the rule of targets: every target
+// installs on an organization, only all and space reach spaces. An
+// organization or site integration cannot select all spaces, and one whose
+// republication changes its target to organization leaves the spaces at
+// once: their listings, their blocks, and what its tokens reach.
+func TestTargetsThatReachSpaces(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := regEnv(t, open)
+		site := regPublication("acme", "Site Only")
+		site["target"] = "site"
+		e.Expect(200, "POST", "/v1/integrations/site-only", "alice-token", site)
+		for _, name := range []string{"org-only", "site-only"} {
+			in := regInstallationOf(t, e.Expect(201, "POST", "/v1/integrations/"+name+"/installations", "alice-token", map[string]string{"organization": "acme"}))
+			path := "/v1/integrations/" + name + "/installations/" + in.ID
+			res := e.Expect(400, "PATCH", path, "alice-token", map[string]any{"space_selection": "all", "externalIds": []string{"refused"}})
+			if msg := res.ErrorMessage(t); !strings.Contains(msg, "space_selection") || !strings.Contains(msg, name) {
+				t.Errorf("%s: message %q", name, msg)
+			}
+			if got := regInstallationOf(t, e.Expect(200, "GET", path, "alice-token", nil)); got.SpaceSelection != "selected" || len(got.ExternalIDs) != 0 {
+				t.Errorf("%s: a refused PATCH changed it: %+v", name, got)
+			}
+			e.Expect(200, "PATCH", path, "alice-token", map[string]any{"space_selection": "selected"})
+			e.Expect(400, "POST", path+"/spaces", "alice-token", map[string]string{"space": "handbook"})
+		}
+		// A space integration selects all spaces.
+		e.Expect(200, "PATCH", "/v1/integrations/mermaid/installations/mermaid-acme", "alice-token", map[string]any{"space_selection": "all"})
+
+		// slack is enabled on handbook (a space installation) and on
+		// globex's secret (space_selection all).
+		slack := regIntegrationToken(t, e, "slack", "alice-token")
+		acmeInst := regInstallationToken(t, e, "slack", "slack-acme", slack)
+		globexInst := regInstallationToken(t, e, "slack", "slack-globex", slack)
+		republish := func(target string) {
+			t.Helper()
+			p := regPublication("acme", "Slack")
+			p["target"] = target
+			p["blocks"] = []map[string]string{{"id": "message", "title": "Message"}}
+			e.Expect(200, "POST", "/v1/integrations/slack", "alice-token", p)
+		}
+		type reach struct {
+			handbook, secret, blocks string
+			space, spaces            int // GET /v1/spaces/handbook and the count of /v1/orgs/globex/spaces, with installation tokens
+		}
+		observe := func() reach {
+			t.Helper()
+			var blocks []struct{ Name string }
+			e.Expect(200, "GET", "/v1/spaces/handbook/integration-blocks", "bob-token", nil).JSON(t, &blocks)
+			var withBlocks []string
+			for _, b := range blocks {
+				withBlocks = append(withBlocks, b.Name)
+			}
+			return reach{
+				handbook: fmt.Sprint(names(t, e.Expect(200, "GET", "/v1/spaces/handbook/integrations", "bob-token", nil))),
+				secret:   fmt.Sprint(names(t, e.Expect(200, "GET", "/v1/spaces/secret/integrations", "dave-token", nil))),
+				blocks:   fmt.Sprint(withBlocks),
+				space:    e.Do("GET", "/v1/spaces/handbook", acmeInst, nil).Status,
+				spaces:   listCount(t, e.Expect(200, "GET", "/v1/orgs/globex/spaces", globexInst, nil)),
+			}
+		}
+		enabled := reach{"[mermaid private-tool slack]", "[slack]", "[mermaid private-tool slack]", 200, 1}
+		if got := observe(); got != enabled {
+			t.Fatalf("before: %+v", got)
+		}
+		republish("organization")
+		if got, want := observe(), (reach{"[mermaid private-tool]", "[]", "[mermaid private-tool]", 404, 0}); got != want {
+			t.Errorf("target organization: %+v, want %+v", got, want)
+		}
+		// Its installations and space installations are kept, and come back
+		// with a target that reaches spaces.
+		e.Expect(200, "GET", "/v1/integrations/slack/installations/slack-acme/spaces/handbook", "alice-token", nil)
+		republish("space")
+		if got := observe(); got != enabled {
+			t.Errorf("target space again: %+v, want %+v", got, enabled)
 		}
 	})
 }

@@ -141,7 +141,8 @@ func (r *roles) canSeeSpace(s *integrations.Space) (bool, integrations.Role, err
 }
 
 // covers reports whether an installation reaches a space: all the spaces of
-// its organization when it selects all, else those it is installed on.
+// its organization when it selects all, else those it is installed on; none
+// when its integration's target does not reach spaces.
 func (r *roles) covers(installationID string, s *integrations.Space) (bool, error) {
 	in, err := r.tx.Installation(installationID)
 	if err != nil {
@@ -149,6 +150,10 @@ func (r *roles) covers(installationID string, s *integrations.Space) (bool, erro
 	}
 	if in.OrganizationID != s.OrganizationID {
 		return false, nil
+	}
+	i, err := r.tx.IntegrationByID(in.IntegrationID)
+	if err != nil || !i.CanInstallOnSpace() {
+		return false, ignoreNotFound(err)
 	}
 	if in.SpaceSelection == "all" {
 		return true, nil

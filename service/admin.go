@@ -6,10 +6,12 @@ import (
 	"integrations"
 )
 
-// EnsureAdmin makes sure that a staff user exists whose API token is secret.
-// With secret "", it creates a staff user and a new token on a database that
-// has no staff user yet, and returns that token (it is shown once, never
-// stored); otherwise it returns "".
+// EnsureAdmin makes sure that a staff user exists whose API token is secret,
+// and that secret is its only token: the staff user's other tokens are
+// revoked, so that changing --admin-token retires the old one. With secret
+// "", it creates a staff user and a new token on a database that has no
+// staff user yet, and returns that token (it is shown once, never stored);
+// otherwise it returns "" and leaves the staff user's tokens as they are.
 func (s *Service) EnsureAdmin(ctx context.Context, secret string) (created string, err error) {
 	err = s.update(ctx, func(tx integrations.Tx) error {
 		created = ""
@@ -37,15 +39,20 @@ func (s *Service) EnsureAdmin(ctx context.Context, secret string) (created strin
 		}
 		hash := integrations.HashToken(secret)
 		tok, err := tx.Token(hash)
-		if err == nil {
+		switch {
+		case err == nil:
 			if tok.Kind != integrations.TokenUser || tok.UserID != admin {
 				return integrations.Errorf(integrations.ECONFLICT, "The admin token is already the token of someone else; choose another.")
 			}
-			return nil
-		} else if integrations.ErrorCode(err) != integrations.ENOTFOUND {
+		case integrations.ErrorCode(err) == integrations.ENOTFOUND:
+			if err := tx.CreateToken(&integrations.Token{Hash: hash, Kind: integrations.TokenUser, UserID: admin, CreatedAt: tx.Now()}); err != nil {
+				return err
+			}
+		default:
 			return err
 		}
-		return tx.CreateToken(&integrations.Token{Hash: hash, Kind: integrations.TokenUser, UserID: admin, CreatedAt: tx.Now()})
+		_, err = tx.DeleteUserTokensExcept(admin, hash)
+		return err
 	})
 	return created, err
 }

@@ -212,6 +212,9 @@ func (s *Service) UpdateInstallation(ctx context.Context, name, id string, u Ins
 			if err := integrations.ValidateSelection("space_selection", *u.SpaceSelection); err != nil {
 				return err
 			}
+			if *u.SpaceSelection == "all" && !i.CanInstallOnSpace() {
+				return integrations.Errorf(integrations.EINVALID, "space_selection cannot be all: integration %q targets %s, which does not reach spaces.", name, i.Target)
+			}
 			in.SpaceSelection = *u.SpaceSelection
 		}
 		if u.SiteSelection != nil {

@@ -167,14 +167,78 @@ func (s *Service) PublishIntegration(ctx context.Context, name string, p *Public
 		if org.Role != integrations.RoleAdmin {
 			return forbidden("Only admins of organization %q may publish integrations for it.", org.ID)
 		}
-		return publish(tx, i, org.Organization, assets, func(existing *integrations.Integration) error {
+		err = publish(tx, i, org.Organization, assets, func(existing *integrations.Integration) error {
 			if existing.OrganizationID != org.ID {
 				return integrations.Errorf(integrations.ECONFLICT, "The name %q is taken by an integration of another organization.", name)
 			}
 			return nil
 		}, &out, org.Role)
+		if err != nil || i.Version == 1 {
+			return err
+		}
+		return recomputeStatuses(tx, i)
 	})
 	return out, err
+}
+
+// recomputeStatuses brings the status of an integration's installations and
+// space installations in line with the forms of its new publication: pending
+// while a required property has no value, active otherwise; paused ones stay
+// paused. Each change is told to the integration as installation_setup (or
+// space_installation_setup) with the previous status, as a PATCH does.
+func recomputeStatuses(tx integrations.Tx, i *integrations.Integration) error {
+	page := integrations.Page{Limit: MaxLimit}
+	for {
+		found, _, err := tx.Installations(integrations.InstallationFilter{IntegrationID: i.ID}, page)
+		if err != nil {
+			return err
+		}
+		for _, in := range found {
+			status := integrations.RecomputedStatus(in.Status, i.Configurations.Account, in.Configuration)
+			if status == in.Status {
+				continue
+			}
+			before := &previous{Status: in.Status, Configuration: configOrEmpty(in.Configuration)}
+			in.Status, in.UpdatedAt = status, tx.Now()
+			if err := tx.UpdateInstallation(in); err != nil {
+				return err
+			}
+			if err := emitInstallationSetup(tx, in, before); err != nil {
+				return err
+			}
+		}
+		if len(found) < page.Limit {
+			break
+		}
+		last := installationCursor(found[len(found)-1])
+		page.After = &last
+	}
+	page = integrations.Page{Limit: MaxLimit}
+	for {
+		found, _, err := tx.SpaceInstallations(integrations.SpaceInstallationFilter{IntegrationID: i.ID}, page)
+		if err != nil {
+			return err
+		}
+		for _, si := range found {
+			status := integrations.RecomputedStatus(si.Status, i.Configurations.Space, si.Configuration)
+			if status == si.Status {
+				continue
+			}
+			before := &previous{Status: si.Status, Configuration: configOrEmpty(si.Configuration)}
+			si.Status, si.UpdatedAt = status, tx.Now()
+			if err := tx.UpdateSpaceInstallation(si); err != nil {
+				return err
+			}
+			if err := emitSpaceInstallationSetup(tx, si, before); err != nil {
+				return err
+			}
+		}
+		if len(found) < page.Limit {
+			return nil
+		}
+		last := found[len(found)-1]
+		page.After = &integrations.Cursor{At: last.CreatedAt.UnixMicro(), ID: last.InstallationID + "/" + last.SpaceID}
+	}
 }
 
 // publish stores a new version of an integration: a new one, or the next

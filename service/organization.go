@@ -22,6 +22,35 @@ func (s *Service) User(ctx context.Context) (*integrations.User, error) {
 	return u, err
 }
 
+// UserByID returns a user the calling user may see: itself, the members of
+// its organizations, and everyone for staff. Others are not found, as users
+// that do not exist.
+func (s *Service) UserByID(ctx context.Context, id string) (*integrations.User, error) {
+	c := caller(ctx)
+	if err := needUser(c); err != nil {
+		return nil, err
+	}
+	// The spec gives userId no pattern: an id that cannot exist is not found.
+	if !integrations.ValidID(id) {
+		return nil, errNotFound("User", id)
+	}
+	var u *integrations.User
+	err := s.store.View(ctx, func(tx integrations.Tx) error {
+		if id != c.User.ID && !c.IsStaff() {
+			shared, err := tx.ShareOrganization(c.User.ID, id)
+			if err != nil {
+				return err
+			} else if !shared {
+				return errNotFound("User", id)
+			}
+		}
+		var err error
+		u, err = tx.User(id)
+		return notFoundAs(err, "User", id)
+	})
+	return u, err
+}
+
 // Organizations lists the organizations the calling user belongs to, all of
 // them for staff, in the order of their creation.
 func (s *Service) Organizations(ctx context.Context, p Paging) (List[Org], error) {

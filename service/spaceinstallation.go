@@ -14,6 +14,17 @@ type SpaceInstallation struct {
 	Space Space // filled in only when asked for (the spec's extended)
 }
 
+// withSpace keeps the space of a space installation when extended asks for
+// it, which needs the scopes that read spaces, as reading the space itself
+// does; without extended it drops it.
+func withSpace(tx integrations.Tx, c *integrations.Caller, si *SpaceInstallation, extended bool) error {
+	if !extended {
+		si.Space = Space{}
+		return nil
+	}
+	return needSpaceScope(tx, c)
+}
+
 // spaceOfInstallation loads a space of an installation's organization. A
 // space the caller may see in another organization is refused with 400; one
 // the caller may not see is not found.
@@ -55,8 +66,9 @@ func (r *roles) spaceInstallation(name, installationID, spaceID string) (Integra
 
 // InstallOnSpace enables an installation on a space of its organization.
 // Admins of the organization and the integration's tokens may. Installing it
-// again answers the existing space installation, unchanged.
-func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spaceID string) (out SpaceInstallation, created bool, err error) {
+// again answers the existing space installation, unchanged. With extended,
+// the answer holds the space.
+func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spaceID string, extended bool) (out SpaceInstallation, created bool, err error) {
 	c := caller(ctx)
 	if spaceID == "" {
 		return out, false, integrations.Errorf(integrations.EINVALID, "space is required.")
@@ -77,9 +89,13 @@ func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spac
 		if err != nil {
 			return err
 		}
+		out = SpaceInstallation{Space: sp}
+		if err := withSpace(tx, c, &out, extended); err != nil {
+			return err
+		}
 		existing, err := tx.SpaceInstallation(in.ID, spaceID)
 		if err == nil {
-			out, created = SpaceInstallation{existing, sp}, false
+			out.SpaceInstallation, created = existing, false
 			return nil
 		} else if integrations.ErrorCode(err) != integrations.ENOTFOUND {
 			return err
@@ -95,19 +111,23 @@ func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spac
 		if err := tx.CreateSpaceInstallation(si); err != nil {
 			return err
 		}
-		out, created = SpaceInstallation{si, sp}, true
+		out.SpaceInstallation, created = si, true
 		return emitSpaceInstallationSetup(tx, si, nil)
 	})
 	return out, created, err
 }
 
-// SpaceInstallation returns a space installation the caller may see.
-func (s *Service) SpaceInstallation(ctx context.Context, name, installationID, spaceID string) (SpaceInstallation, error) {
+// SpaceInstallation returns a space installation the caller may see; with
+// extended, with its space.
+func (s *Service) SpaceInstallation(ctx context.Context, name, installationID, spaceID string, extended bool) (SpaceInstallation, error) {
+	c := caller(ctx)
 	var out SpaceInstallation
 	err := s.store.View(ctx, func(tx integrations.Tx) error {
 		var err error
-		_, _, out, err = newRoles(tx, caller(ctx)).spaceInstallation(name, installationID, spaceID)
-		return err
+		if _, _, out, err = newRoles(tx, c).spaceInstallation(name, installationID, spaceID); err != nil {
+			return err
+		}
+		return withSpace(tx, c, &out, extended)
 	})
 	return out, err
 }
@@ -122,7 +142,8 @@ type SpaceInstallationUpdate struct {
 // UpdateSpaceInstallation changes a space installation's configuration or
 // external ids. Configuration values are checked against the integration's
 // space configuration, which decides between the active and pending status.
-func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installationID, spaceID string, u SpaceInstallationUpdate) (SpaceInstallation, error) {
+// With extended, the answer holds the space.
+func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installationID, spaceID string, u SpaceInstallationUpdate, extended bool) (SpaceInstallation, error) {
 	c := caller(ctx)
 	var out SpaceInstallation
 	err := s.update(ctx, func(tx integrations.Tx) error {
@@ -131,6 +152,9 @@ func (s *Service) UpdateSpaceInstallation(ctx context.Context, name, installatio
 			return err
 		}
 		if err := needAdmin(c, in, "change its space installations"); err != nil {
+			return err
+		}
+		if err := withSpace(tx, c, &si, extended); err != nil {
 			return err
 		}
 		before := &previous{Status: si.Status, Configuration: configOrEmpty(si.Configuration)}
@@ -225,6 +249,11 @@ func (s *Service) IntegrationSpaceInstallations(ctx context.Context, name, exter
 }
 
 func (s *Service) spaceInstallations(r *roles, f integrations.SpaceInstallationFilter, extended bool, p Paging, scope []string) (List[SpaceInstallation], error) {
+	if extended {
+		if err := needSpaceScope(r.tx, r.caller); err != nil {
+			return List[SpaceInstallation]{}, err
+		}
+	}
 	found, err := list(s, p, scope, func(si *integrations.SpaceInstallation) integrations.Cursor {
 		return integrations.Cursor{At: si.CreatedAt.UnixMicro(), ID: si.InstallationID + "/" + si.SpaceID}
 	}, func(page integrations.Page) ([]*integrations.SpaceInstallation, int, error) {

@@ -193,10 +193,15 @@ func (t *tx) Integrations(f integrations.IntegrationFilter, p integrations.Page)
 	return list, total, err
 }
 
-// enabledIn is the condition that an installation inst is enabled in the
-// space s: not paused, on the space's organization, and either selecting all
-// spaces or installed on this one; a paused space installation disables it.
-const enabledIn = `inst.organization_id = s.organization_id AND inst.status <> 'paused'
+// spaceTargets are the integration targets that reach spaces; the others
+// (organization, site) install on organizations only.
+const spaceTargets = `('all', 'space')`
+
+// enabledIn is the condition that an installation inst of the integration i
+// is enabled in the space s: i targets spaces, inst is not paused, on the
+// space's organization, and either selecting all spaces or installed on this
+// one; a paused space installation disables it.
+const enabledIn = `i.target IN ` + spaceTargets + ` AND inst.organization_id = s.organization_id AND inst.status <> 'paused'
 	AND (EXISTS (SELECT 1 FROM space_installations si WHERE si.installation_id = inst.id AND si.space_id = s.id AND si.status <> 'paused')
 		OR (inst.space_selection = 'all' AND NOT EXISTS (SELECT 1 FROM space_installations si WHERE si.installation_id = inst.id AND si.space_id = s.id)))`
 

@@ -150,6 +150,12 @@ func (t *tx) Member(organizationID, userID string) (*integrations.Member, error)
 	return m, notFound(err, "User %q is not a member of organization %q.", userID, organizationID)
 }
 
+func (t *tx) ShareOrganization(userID, otherID string) (bool, error) {
+	n, err := t.count(`SELECT COUNT(*) FROM members m WHERE m.user_id = ?
+		AND m.organization_id IN (SELECT o.organization_id FROM members o WHERE o.user_id = ?)`, userID, otherID)
+	return n > 0, err
+}
+
 func (t *tx) Members(f integrations.MemberFilter, p integrations.Page) ([]*integrations.Member, int, error) {
 	var w where
 	w.add(`m.organization_id = ?`, f.OrganizationID)

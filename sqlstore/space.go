@@ -68,8 +68,9 @@ func (t *tx) Spaces(f integrations.SpaceFilter, p integrations.Page) ([]*integra
 		w.add(`s.organization_id = ?`, f.OrganizationID)
 	}
 	if f.InstallationID != "" {
-		w.add(`(EXISTS (SELECT 1 FROM installations i WHERE i.id = ? AND i.organization_id = s.organization_id AND i.space_selection = 'all')
-			OR EXISTS (SELECT 1 FROM space_installations si WHERE si.installation_id = ? AND si.space_id = s.id))`, f.InstallationID, f.InstallationID)
+		w.add(`EXISTS (SELECT 1 FROM installations i JOIN integrations ig ON ig.id = i.integration_id WHERE i.id = ? AND ig.target IN `+spaceTargets+`)
+			AND (EXISTS (SELECT 1 FROM installations i WHERE i.id = ? AND i.organization_id = s.organization_id AND i.space_selection = 'all')
+			OR EXISTS (SELECT 1 FROM space_installations si WHERE si.installation_id = ? AND si.space_id = s.id))`, f.InstallationID, f.InstallationID, f.InstallationID)
 	}
 	total, err := t.count(`SELECT COUNT(*) FROM spaces s`+w.String(), w.args...)
 	if err != nil {

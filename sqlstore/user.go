@@ -113,3 +113,12 @@ func (t *tx) Token(hash string) (*integrations.Token, error) {
 	tok.ExpiresAt, tok.CreatedAt = fromMicros(expires), fromMicros(created)
 	return &tok, nil
 }
+
+func (t *tx) DeleteUserTokensExcept(userID, keep string) (int, error) {
+	res, err := t.exec(`DELETE FROM tokens WHERE kind = ? AND user_id = ? AND hash <> ?`, string(integrations.TokenUser), userID, keep)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
+}

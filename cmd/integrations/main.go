@@ -122,7 +122,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	addr := fs.String("addr", env("INTEGRATIONS_ADDR", "127.0.0.1:8080"), "address to listen on ($INTEGRATIONS_ADDR)")
 	db := databaseFlags(fs)
 	publicURL := fs.String("public-url", env("INTEGRATIONS_PUBLIC_URL", ""), "base of the absolute URLs in responses; default http://ADDR ($INTEGRATIONS_PUBLIC_URL)")
-	adminToken := fs.String("admin-token", env("INTEGRATIONS_ADMIN_TOKEN", ""), "API token of the staff user; created and printed once if empty on a new database ($INTEGRATIONS_ADMIN_TOKEN)")
+	adminToken := fs.String("admin-token", env("INTEGRATIONS_ADMIN_TOKEN", ""), "API token of the staff user, its only one (a new value revokes the old); created and printed once if empty on a new database ($INTEGRATIONS_ADMIN_TOKEN)")
 	maxBody := fs.Int64("max-body-bytes", envInt("INTEGRATIONS_MAX_BODY_BYTES", api.DefaultMaxBodyBytes), "largest request body accepted ($INTEGRATIONS_MAX_BODY_BYTES)")
 	cacheBytes := fs.Int64("cache-bytes", envInt("INTEGRATIONS_CACHE_BYTES", api.DefaultCacheBytes), "memory for cached answers; -1 turns the cache off ($INTEGRATIONS_CACHE_BYTES)")
 	rateLimit := fs.Float64("rate-limit", envFloat("INTEGRATIONS_RATE_LIMIT", api.DefaultRateLimit), "requests per second per token; -1 turns rate limiting off ($INTEGRATIONS_RATE_LIMIT)")

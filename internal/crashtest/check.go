@@ -225,9 +225,10 @@ func CheckRecords(t testing.TB, store integrations.Store) {
 // Enabled returns, for every space of the store, the names of the
 // integrations that its installation records enable there (sorted), and the
 // names of those among them that have blocks. It computes them from the
-// records, apart from the store's own query: installed on the space's
-// organization, and either selecting all spaces without a space installation
-// on this one or with a space installation on it, neither paused.
+// records, apart from the store's own query: of an integration whose target
+// reaches spaces (all or space), installed on the space's organization, and
+// either selecting all spaces without a space installation on this one or
+// with a space installation on it, neither paused.
 func Enabled(t testing.TB, store integrations.Store) (enabled, withBlocks map[string][]string) {
 	t.Helper()
 	enabled, withBlocks = map[string][]string{}, map[string][]string{}
@@ -263,6 +264,9 @@ func Enabled(t testing.TB, store integrations.Store) (enabled, withBlocks map[st
 					i, err := tx.IntegrationByID(in.IntegrationID)
 					if err != nil {
 						return err
+					}
+					if !i.CanInstallOnSpace() {
+						continue // organization and site targets never reach spaces
 					}
 					enabled[sp.ID] = append(enabled[sp.ID], i.Name)
 					if len(i.Blocks) > 0 {
