@@ -129,6 +129,7 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 		return nil, false
 	}
 	results := make([]error, len(batch))
+	txs := make([]*tx, len(batch))
 	exec := func(q string) bool {
 		_, err := sqlTx.Exec(q)
 		return err == nil
@@ -146,6 +147,7 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 		// away: on SQLite an interrupted write rolls back the whole
 		// transaction, the other jobs' work with it.
 		t := &tx{ctx: context.WithoutCancel(j.ctx), tx: sqlTx, db: db, stmts: db.writeStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
+		txs[n] = t
 		if err := j.guarded(t); err != nil {
 			results[n] = t.failed(err)
 			if !exec("ROLLBACK TO job") {
@@ -160,6 +162,11 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return nil, false
+	}
+	for n, t := range txs {
+		if t != nil && results[n] == nil {
+			t.committed()
+		}
 	}
 	return results, true
 }

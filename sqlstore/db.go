@@ -56,6 +56,7 @@ type DB struct {
 	closers     []func() error
 	dialect     Dialect
 	batch       *batcher // nil unless the dialect batches writes
+	refs        *refs    // the reference cache
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -63,7 +64,7 @@ type DB struct {
 // New returns a store that reads through read and writes through write, which
 // may be the same handle.
 func New(read, write *sql.DB, d Dialect) *DB {
-	db := &DB{read: read, write: write, dialect: d, Now: time.Now, readStmts: newStatements(read)}
+	db := &DB{read: read, write: write, dialect: d, Now: time.Now, readStmts: newStatements(read), refs: newRefs()}
 	db.writeStmts = db.readStmts
 	if write != read {
 		db.writeStmts = newStatements(write)
@@ -244,6 +245,7 @@ func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.Tx
 	if err := sqlTx.Commit(); err != nil {
 		return db.classify(err)
 	}
+	t.committed()
 	return nil
 }
 
@@ -299,6 +301,14 @@ type tx struct {
 	now        time.Time
 	unique     bool // a statement ran into a unique violation
 	foreignKey bool // a statement ran into a foreign key violation
+
+	// The reference cache (refs.go): the generation this transaction
+	// reads, what it read for the cache, and whether it changed a table
+	// that the cache holds.
+	gen     int64
+	genRead bool
+	reads   map[string]refEntry
+	wrote   bool
 }
 
 func (t *tx) Now() time.Time { return t.now }
@@ -306,6 +316,9 @@ func (t *tx) Now() time.Time { return t.now }
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
+	}
+	if writesRefs(query) {
+		t.wrote = true
 	}
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
@@ -318,6 +331,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
+	if writesRefs(query) {
+		t.wrote = true
+	}
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
 		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
@@ -328,6 +344,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 func (t *tx) queryRow(query string, args ...any) scanner {
 	if err := checkText(args); err != nil {
 		return errRow{err}
+	}
+	if writesRefs(query) {
+		t.wrote = true
 	}
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
@@ -374,6 +393,9 @@ func (t *tx) insertErr(err error, what string) error {
 	}
 	return err
 }
+
+// isNotFound reports whether err is an ENOTFOUND error.
+func isNotFound(err error) bool { return integrations.ErrorCode(err) == integrations.ENOTFOUND }
 
 // notFound maps sql.ErrNoRows to an ENOTFOUND error.
 func notFound(err error, format string, args ...any) error {

@@ -120,16 +120,28 @@ func (t *tx) RetryEvent(id string, at time.Time) error {
 const deliveryColumns = `integration_id, tunnel_url, tunnel_all, url, format, signing_secret`
 
 func (t *tx) InitDelivery(integrationID, signingSecret string) (*integrations.Delivery, error) {
+	d, err := t.delivery(integrationID)
+	if !isNotFound(err) {
+		return d, err
+	}
 	if _, err := t.exec(`INSERT INTO deliveries (integration_id, signing_secret) VALUES (?, ?) ON CONFLICT (integration_id) DO NOTHING`,
 		integrationID, signingSecret); err != nil {
 		return nil, t.insertErr(err, "These delivery settings")
 	}
-	var d integrations.Delivery
-	var all int
-	err := t.queryRow(`SELECT `+deliveryColumns+` FROM deliveries WHERE integration_id = ?`, integrationID).
-		Scan(&d.IntegrationID, &d.TunnelURL, &all, &d.URL, &d.Format, &d.SigningSecret)
-	d.TunnelAll = all != 0
-	return &d, err
+	return t.delivery(integrationID)
+}
+
+// delivery reads an integration's delivery settings, through the reference
+// cache.
+func (t *tx) delivery(integrationID string) (*integrations.Delivery, error) {
+	return ref(t, "delivery:"+integrationID, true, copyOf[integrations.Delivery], func() (*integrations.Delivery, error) {
+		var d integrations.Delivery
+		var all int
+		err := t.queryRow(`SELECT `+deliveryColumns+` FROM deliveries WHERE integration_id = ?`, integrationID).
+			Scan(&d.IntegrationID, &d.TunnelURL, &all, &d.URL, &d.Format, &d.SigningSecret)
+		d.TunnelAll = all != 0
+		return &d, notFound(err, "No delivery settings for integration %q.", integrationID)
+	})
 }
 
 func (t *tx) UpdateDelivery(d *integrations.Delivery) error {

@@ -7,23 +7,36 @@ import (
 	"integrations"
 )
 
-// The columns of installations joined with their integration as i. The count
-// of spaces is every space of the organization when the installation selects
-// all of them, its space installations otherwise.
-const installationColumns = `inst.id, inst.integration_id, inst.organization_id, inst.status, inst.space_selection, inst.site_selection,
-	inst.configuration, inst.external_ids, inst.created_at, inst.updated_at, i.name,
-	CASE WHEN inst.space_selection = 'all'
+// The columns of installations joined with their integration as i, and the
+// count of spaces: every space of the organization when the installation
+// selects all of them, its space installations otherwise.
+const (
+	installationRowColumns = `inst.id, inst.integration_id, inst.organization_id, inst.status, inst.space_selection, inst.site_selection,
+	inst.configuration, inst.external_ids, inst.created_at, inst.updated_at, i.name`
+	installationSpaces = `CASE WHEN inst.space_selection = 'all'
 		THEN (SELECT COUNT(*) FROM spaces s WHERE s.organization_id = inst.organization_id)
 		ELSE (SELECT COUNT(*) FROM space_installations si WHERE si.installation_id = inst.id) END`
+	installationColumns = installationRowColumns + `, ` + installationSpaces
+)
 
 const installationFrom = ` FROM installations inst JOIN integrations i ON i.id = inst.integration_id`
 
 func scanInstallation(s scanner) (*integrations.Installation, error) {
 	var in integrations.Installation
+	return scanInstallationInto(s, &in, &in.Spaces)
+}
+
+// scanInstallationRow scans the installationRowColumns alone.
+func scanInstallationRow(s scanner) (*integrations.Installation, error) {
+	var in integrations.Installation
+	return scanInstallationInto(s, &in)
+}
+
+func scanInstallationInto(s scanner, in *integrations.Installation, more ...any) (*integrations.Installation, error) {
 	var status, config, ids string
 	var created, updated int64
-	if err := s.Scan(&in.ID, &in.IntegrationID, &in.OrganizationID, &status, &in.SpaceSelection, &in.SiteSelection,
-		&config, &ids, &created, &updated, &in.IntegrationName, &in.Spaces); err != nil {
+	if err := s.Scan(append([]any{&in.ID, &in.IntegrationID, &in.OrganizationID, &status, &in.SpaceSelection, &in.SiteSelection,
+		&config, &ids, &created, &updated, &in.IntegrationName}, more...)...); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(ids), &in.ExternalIDs); err != nil {
@@ -32,7 +45,7 @@ func scanInstallation(s scanner) (*integrations.Installation, error) {
 	in.Status = integrations.Status(status)
 	in.Configuration = json.RawMessage(config)
 	in.CreatedAt, in.UpdatedAt = fromMicros(created), fromMicros(updated)
-	return &in, nil
+	return in, nil
 }
 
 // configText stores configuration values; none is an empty object.
@@ -94,14 +107,39 @@ func (t *tx) DeleteInstallation(id string) (bool, error) {
 	return affected(t.exec(`DELETE FROM installations WHERE id = ?`, id))
 }
 
+// Installation and InstallationOf take the installation's row from the
+// reference cache; its count of spaces, which enabling and disabling change,
+// is counted every time.
 func (t *tx) Installation(id string) (*integrations.Installation, error) {
-	in, err := scanInstallation(t.queryRow(`SELECT `+installationColumns+installationFrom+` WHERE inst.id = ?`, id))
-	return in, notFound(err, "Installation %q not found.", id)
+	in, err := ref(t, "installation:"+id, true, copyInstallation, func() (*integrations.Installation, error) {
+		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.id = ?`, id))
+		return in, notFound(err, "Installation %q not found.", id)
+	})
+	return t.countSpaces(in, err)
 }
 
 func (t *tx) InstallationOf(integrationID, organizationID string) (*integrations.Installation, error) {
-	in, err := scanInstallation(t.queryRow(`SELECT `+installationColumns+installationFrom+` WHERE inst.integration_id = ? AND inst.organization_id = ?`, integrationID, organizationID))
-	return in, notFound(err, "The integration is not installed on organization %q.", organizationID)
+	in, err := ref(t, "installationOf:"+integrationID+"/"+organizationID, true, copyInstallation, func() (*integrations.Installation, error) {
+		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.integration_id = ? AND inst.organization_id = ?`, integrationID, organizationID))
+		return in, notFound(err, "The integration is not installed on organization %q.", organizationID)
+	})
+	return t.countSpaces(in, err)
+}
+
+// countSpaces fills in the count of spaces of an installation just read.
+func (t *tx) countSpaces(in *integrations.Installation, err error) (*integrations.Installation, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := t.queryRow(`SELECT `+installationSpaces+` FROM installations inst WHERE inst.id = ?`, in.ID).Scan(&in.Spaces); err != nil {
+		return nil, notFound(err, "Installation %q not found.", in.ID)
+	}
+	return in, nil
+}
+
+func copyInstallation(in *integrations.Installation) *integrations.Installation {
+	c := *in
+	return &c
 }
 
 func (t *tx) Installations(f integrations.InstallationFilter, p integrations.Page) ([]*integrations.Installation, int, error) {

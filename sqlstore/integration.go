@@ -132,13 +132,26 @@ func (t *tx) DeleteIntegration(id string) (bool, error) {
 const integrationFrom = ` FROM integrations i JOIN organizations o ON o.id = i.organization_id`
 
 func (t *tx) Integration(name string) (*integrations.Integration, error) {
-	i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.name = ?`, name))
-	return i, notFound(err, "Integration %q not found.", name)
+	return ref(t, "integration:"+name, true, copyIntegration, func() (*integrations.Integration, error) {
+		i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.name = ?`, name))
+		return i, notFound(err, "Integration %q not found.", name)
+	})
 }
 
 func (t *tx) IntegrationByID(id string) (*integrations.Integration, error) {
-	i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.id = ?`, id))
-	return i, notFound(err, "Integration %q not found.", id)
+	return ref(t, "integrationID:"+id, true, copyIntegration, func() (*integrations.Integration, error) {
+		i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.id = ?`, id))
+		return i, notFound(err, "Integration %q not found.", id)
+	})
+}
+
+func copyIntegration(i *integrations.Integration) *integrations.Integration {
+	c := *i
+	if i.Owner != nil {
+		o := *i.Owner
+		c.Owner = &o
+	}
+	return &c
 }
 
 // addTo adds the conditions of an integration filter to w.

@@ -53,8 +53,10 @@ func (t *tx) UpdateOrganization(o *integrations.Organization) error {
 }
 
 func (t *tx) Organization(id string) (*integrations.Organization, error) {
-	o, err := scanOrganization(t.queryRow(`SELECT `+orgColumns+` FROM organizations o WHERE o.id = ?`, id))
-	return o, notFound(err, "Organization %q not found.", id)
+	return ref(t, "organization:"+id, true, copyOf[integrations.Organization], func() (*integrations.Organization, error) {
+		o, err := scanOrganization(t.queryRow(`SELECT `+orgColumns+` FROM organizations o WHERE o.id = ?`, id))
+		return o, notFound(err, "Organization %q not found.", id)
+	})
 }
 
 func (t *tx) OrganizationByHostname(hostname string) (*integrations.Organization, error) {
@@ -146,8 +148,19 @@ func scanMember(s scanner) (*integrations.Member, error) {
 }
 
 func (t *tx) Member(organizationID, userID string) (*integrations.Member, error) {
-	m, err := scanMember(t.queryRow(`SELECT `+memberColumns+` FROM members m JOIN users u ON u.id = m.user_id WHERE m.organization_id = ? AND m.user_id = ?`, organizationID, userID))
-	return m, notFound(err, "User %q is not a member of organization %q.", userID, organizationID)
+	return ref(t, "member:"+organizationID+"/"+userID, true, copyMember, func() (*integrations.Member, error) {
+		m, err := scanMember(t.queryRow(`SELECT `+memberColumns+` FROM members m JOIN users u ON u.id = m.user_id WHERE m.organization_id = ? AND m.user_id = ?`, organizationID, userID))
+		return m, notFound(err, "User %q is not a member of organization %q.", userID, organizationID)
+	})
+}
+
+func copyMember(m *integrations.Member) *integrations.Member {
+	c := *m
+	if m.User != nil {
+		u := *m.User
+		c.User = &u
+	}
+	return &c
 }
 
 func (t *tx) ShareOrganization(userID, otherID string) (bool, error) {

@@ -53,8 +53,10 @@ func (t *tx) DeleteSpace(id string) (bool, error) {
 }
 
 func (t *tx) Space(id string) (*integrations.Space, error) {
-	s, err := scanSpace(t.queryRow(`SELECT `+spaceColumns+` FROM spaces s WHERE s.id = ?`, id))
-	return s, notFound(err, "Space %q not found.", id)
+	return ref(t, "space:"+id, true, copyOf[integrations.Space], func() (*integrations.Space, error) {
+		s, err := scanSpace(t.queryRow(`SELECT `+spaceColumns+` FROM spaces s WHERE s.id = ?`, id))
+		return s, notFound(err, "Space %q not found.", id)
+	})
 }
 
 func (t *tx) SpaceByTitle(organizationID, title string) (*integrations.Space, error) {

@@ -85,8 +85,10 @@ func (t *tx) DeleteUser(id string) (bool, error) {
 }
 
 func (t *tx) User(id string) (*integrations.User, error) {
-	u, err := scanUser(t.queryRow(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`, id))
-	return u, notFound(err, "User %q not found.", id)
+	return ref(t, "user:"+id, true, copyOf[integrations.User], func() (*integrations.User, error) {
+		u, err := scanUser(t.queryRow(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`, id))
+		return u, notFound(err, "User %q not found.", id)
+	})
 }
 
 func (t *tx) UserByEmail(email string) (*integrations.User, error) {
@@ -100,7 +102,13 @@ func (t *tx) CreateToken(tok *integrations.Token) error {
 	return t.insertErr(err, "This token")
 }
 
+// Token takes tokens from the reference cache, but never the absence of one:
+// creating a token leaves the reference generation alone.
 func (t *tx) Token(hash string) (*integrations.Token, error) {
+	return ref(t, "token:"+hash, false, copyOf[integrations.Token], func() (*integrations.Token, error) { return t.token(hash) })
+}
+
+func (t *tx) token(hash string) (*integrations.Token, error) {
 	var tok integrations.Token
 	var kind string
 	var expires, created int64

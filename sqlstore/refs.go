@@ -1,0 +1,165 @@
+package sqlstore
+
+import (
+	"strings"
+	"sync"
+)
+
+// The reference cache. Every request reads a few rows that change rarely —
+// its token and user, the organization's member row, the space, the
+// integration and its installation — and writes elsewhere (space
+// installations, events) far more often. Those tables carry triggers that
+// raise a counter, the reference generation (migration 0003), in the
+// transaction of every change to them. A transaction reads the generation
+// once, in its own snapshot, and takes from the cache what another
+// transaction read at the same generation: rows that are then exactly the
+// ones it would read itself, in this process or any replica.
+//
+// Two rules keep that true:
+//   - a transaction stops using the cache once it changes one of those
+//     tables: what it reads there after that may be its own uncommitted
+//     change;
+//   - what a transaction reads goes into the cache only once it has
+//     committed: a transaction that rolls back may have seen, in a batch,
+//     the writes of others that roll back with it.
+//
+// Cached values are shared: lookups hand out copies, and callers may change
+// a copy's fields but not the slices and maps it shares (no caller does).
+
+// maxRefs bounds the entries of one generation.
+const maxRefs = 100_000
+
+type refs struct {
+	mu      sync.Mutex
+	gen     int64
+	entries map[string]refEntry
+}
+
+// refEntry is a cached lookup: a value, or the error it answered (a row
+// that does not exist is cached too).
+type refEntry struct {
+	value any
+	err   error
+}
+
+func newRefs() *refs { return &refs{entries: map[string]refEntry{}} }
+
+func (r *refs) get(gen int64, key string) (refEntry, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if gen != r.gen {
+		return refEntry{}, false
+	}
+	e, ok := r.entries[key]
+	return e, ok
+}
+
+// add keeps what a committed transaction read at gen. Entries of an older
+// generation than the cache's are useless; a newer one replaces them all.
+func (r *refs) add(gen int64, read map[string]refEntry) {
+	if len(read) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case gen < r.gen:
+		return
+	case gen > r.gen || len(r.entries)+len(read) > maxRefs:
+		r.gen, r.entries = gen, make(map[string]refEntry, len(read))
+	}
+	for k, e := range read {
+		r.entries[k] = e
+	}
+}
+
+// ref returns the value of a lookup by key, from the cache when the
+// transaction may use it, else from load. cacheMisses says whether a lookup
+// that found nothing may be cached: not for tokens, whose creation leaves
+// the generation alone.
+func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func() (*T, error)) (*T, error) {
+	if t.db.refs == nil || t.wrote {
+		return load()
+	}
+	if !t.genRead {
+		if err := t.queryRow(`SELECT n FROM generation`).Scan(&t.gen); err != nil {
+			return nil, err
+		}
+		t.genRead = true
+	}
+	if e, ok := t.db.refs.get(t.gen, key); ok {
+		if e.err != nil {
+			return nil, e.err
+		}
+		return copy(e.value.(*T)), nil
+	}
+	v, err := load()
+	switch {
+	case err == nil:
+		t.read(key, refEntry{value: copy(v)})
+	case cacheMisses && isNotFound(err):
+		t.read(key, refEntry{err: err})
+	}
+	return v, err
+}
+
+// copyOf returns a shallow copy of v.
+func copyOf[T any](v *T) *T {
+	c := *v
+	return &c
+}
+
+// read notes a lookup, for the cache once the transaction commits.
+func (t *tx) read(key string, e refEntry) {
+	if t.reads == nil {
+		t.reads = map[string]refEntry{}
+	}
+	t.reads[key] = e
+}
+
+// committed hands what the transaction read to the cache.
+func (t *tx) committed() {
+	if t.db.refs != nil && t.genRead {
+		t.db.refs.add(t.gen, t.reads)
+	}
+}
+
+// refTables are the tables whose rows the cache holds, with the generation
+// itself: the tables with the triggers of migration 0003.
+var refTables = map[string]bool{
+	"users": true, "organizations": true, "members": true, "spaces": true, "integrations": true,
+	"installations": true, "deliveries": true, "tokens": true, "generation": true,
+}
+
+// changesRefs remembers, per statement, whether it changes a table of
+// refTables.
+var changesRefs sync.Map // query -> bool
+
+// writesRefs reports whether a statement may change a row of refTables,
+// after which a transaction may no longer use the cache. Reads never do;
+// INSERT, UPDATE and DELETE do when their table is one of refTables (no
+// change to another table changes those, even by a cascade: their foreign
+// keys point the other way). A statement of another shape counts as one
+// that does.
+func writesRefs(query string) bool {
+	if v, ok := changesRefs.Load(query); ok {
+		return v.(bool)
+	}
+	w := strings.Fields(strings.ToLower(query))
+	var table string
+	switch {
+	case len(w) == 0 || w[0] == "select":
+	case w[0] == "insert" && len(w) > 2 && w[1] == "into", w[0] == "delete" && len(w) > 2 && w[1] == "from":
+		table = w[2]
+	case w[0] == "update" && len(w) > 1:
+		table = w[1]
+	default:
+		table = "generation" // unknown: assume the worst
+	}
+	if i := strings.IndexByte(table, '('); i >= 0 {
+		table = table[:i]
+	}
+	v := refTables[table]
+	changesRefs.Store(query, v)
+	return v
+}

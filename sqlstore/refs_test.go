@@ -1,0 +1,206 @@
+package sqlstore_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+
+	"integrations"
+	"integrations/internal/storetest"
+)
+
+// refWorld creates one object of each kind that the reference cache holds.
+func refWorld(t *testing.T, s integrations.Store) {
+	t.Helper()
+	err := s.Update(t.Context(), func(tx integrations.Tx) error {
+		now := tx.Now()
+		for _, err := range []error{
+			tx.CreateUser(&integrations.User{ID: "alice", DisplayName: "Alice", Email: "alice@example.com", CreatedAt: now}),
+			tx.CreateToken(&integrations.Token{Hash: "hash-alice", Kind: integrations.TokenUser, UserID: "alice", CreatedAt: now}),
+			tx.CreateOrganization(&integrations.Organization{ID: "acme", Title: "Acme", EmailDomains: []string{}, CreatedAt: now}),
+			tx.PutMember(&integrations.Member{OrganizationID: "acme", UserID: "alice", Role: integrations.RoleAdmin, JoinedAt: now}),
+			tx.CreateSpace(&integrations.Space{ID: "handbook", OrganizationID: "acme", Title: "Handbook", Visibility: "private", DefaultLevel: "inherit", CreatedAt: now, UpdatedAt: now}),
+			tx.CreateIntegration(&integrations.Integration{ID: "int1", Name: "slack", OrganizationID: "acme", Version: 1, Runtime: "v1", Title: "Slack",
+				Visibility: "public", Target: "all", Scopes: []string{}, Categories: []string{}, CreatedAt: now, UpdatedAt: now}),
+			tx.CreateInstallation(&integrations.Installation{ID: "inst1", IntegrationID: "int1", OrganizationID: "acme", Status: integrations.StatusActive,
+				SpaceSelection: "selected", SiteSelection: "selected", Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: now, UpdatedAt: now}),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		_, err := tx.InitDelivery("int1", "secret-1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lookups reads every cached kind of object and describes what it found, so
+// that a test can compare what two reads saw.
+func lookups(tx integrations.Tx) string {
+	show := func(v any, err error) string {
+		if err != nil {
+			return "error " + integrations.ErrorCode(err)
+		}
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	var out string
+	add := func(name string, v any, err error) { out += name + ": " + show(v, err) + "\n" }
+	v1, err := tx.Token("hash-alice")
+	add("token", v1, err)
+	v2, err := tx.User("alice")
+	add("user", v2, err)
+	v3, err := tx.Member("acme", "alice")
+	add("member", v3, err)
+	v4, err := tx.Organization("acme")
+	add("organization", v4, err)
+	v5, err := tx.Space("handbook")
+	add("space", v5, err)
+	v6, err := tx.Integration("slack")
+	add("integration", v6, err)
+	v7, err := tx.IntegrationByID("int1")
+	add("integrationByID", v7, err)
+	v8, err := tx.Installation("inst1")
+	add("installation", v8, err)
+	v9, err := tx.InstallationOf("int1", "acme")
+	add("installationOf", v9, err)
+	return out
+}
+
+func read(t *testing.T, s integrations.Store) string {
+	t.Helper()
+	var out string
+	if err := s.View(t.Context(), func(tx integrations.Tx) error { out = lookups(tx); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestReferenceCacheFollowsChanges reads every kind of object that the
+// reference cache holds through two handles on one database (two replicas),
+// changes it through one, and checks that both read the change at once, as
+// a fresh handle with nothing cached reads it.
+func TestReferenceCacheFollowsChanges(t *testing.T) {
+	changes := []struct {
+		name   string
+		change func(tx integrations.Tx) error
+	}{
+		{"rename the user", func(tx integrations.Tx) error {
+			return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: "Alice B", Email: "alice@example.com"})
+		}},
+		{"change the role", func(tx integrations.Tx) error {
+			return tx.PutMember(&integrations.Member{OrganizationID: "acme", UserID: "alice", Role: integrations.RoleRead, JoinedAt: tx.Now()})
+		}},
+		{"rename the organization", func(tx integrations.Tx) error {
+			return tx.UpdateOrganization(&integrations.Organization{ID: "acme", Title: "Acme 2", EmailDomains: []string{"acme.com"}})
+		}},
+		{"change the space", func(tx integrations.Tx) error {
+			sp, err := tx.Space("handbook")
+			if err != nil {
+				return err
+			}
+			sp.Visibility = "public"
+			return tx.UpdateSpace(sp)
+		}},
+		{"publish again", func(tx integrations.Tx) error {
+			i, err := tx.Integration("slack")
+			if err != nil {
+				return err
+			}
+			i.Version, i.Title = 2, "Slack 2"
+			return tx.UpdateIntegration(i)
+		}},
+		{"configure the installation", func(tx integrations.Tx) error {
+			in, err := tx.Installation("inst1")
+			if err != nil {
+				return err
+			}
+			in.Configuration, in.SpaceSelection = json.RawMessage(`{"a":1}`), "all"
+			return tx.UpdateInstallation(in)
+		}},
+		{"enable on a space (the count of spaces)", func(tx integrations.Tx) error {
+			return tx.CreateSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "handbook", Status: integrations.StatusActive,
+				Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+		}},
+		{"revoke the token", func(tx integrations.Tx) error {
+			_, err := tx.DeleteUserTokensExcept("alice", "")
+			return err
+		}},
+		{"delete the installation", func(tx integrations.Tx) error { _, err := tx.DeleteInstallation("inst1"); return err }},
+		{"delete the space", func(tx integrations.Tx) error { _, err := tx.DeleteSpace("handbook"); return err }},
+		{"unpublish", func(tx integrations.Tx) error { _, err := tx.DeleteIntegration("int1"); return err }},
+		{"delete the user", func(tx integrations.Tx) error { _, err := tx.DeleteUser("alice"); return err }},
+	}
+	for _, c := range changes {
+		t.Run(c.name, func(t *testing.T) {
+			storetest.EachDatabase(t, func(t *testing.T, url string) {
+				a, b := storetest.Open(t, url), storetest.Open(t, url)
+				refWorld(t, a)
+				before := read(t, a)
+				if got := read(t, b); got != before {
+					t.Fatalf("the replicas disagree before the change:\n%s\n%s", before, got)
+				}
+				if err := a.Update(t.Context(), c.change); err != nil {
+					t.Fatal(err)
+				}
+				want := read(t, storetest.Open(t, url))
+				if want == before {
+					t.Fatalf("the change changed nothing that lookups show:\n%s", want)
+				}
+				for name, s := range map[string]integrations.Store{"the replica that changed it": a, "the other replica": b} {
+					if got := read(t, s); got != want {
+						t.Errorf("%s reads after the change:\n%s\nwant:\n%s", name, got, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestReferenceCacheInsideATransaction checks that a transaction reads its
+// own changes, and that a transaction that rolls back leaves nothing of what
+// it read in the cache.
+func TestReferenceCacheInsideATransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		s := open(t)
+		refWorld(t, s)
+		read(t, s) // fills the cache
+		errUndo := errors.New("undo")
+		err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			if _, err := tx.User("alice"); err != nil { // from the cache
+				return err
+			}
+			if err := tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: "Renamed", Email: "alice@example.com"}); err != nil {
+				return err
+			}
+			u, err := tx.User("alice")
+			if err != nil {
+				return err
+			}
+			if u.DisplayName != "Renamed" {
+				return fmt.Errorf("the transaction reads its own change as %q", u.DisplayName)
+			}
+			return errUndo
+		})
+		if !errors.Is(err, errUndo) {
+			t.Fatal(err)
+		}
+		var name string
+		if err := s.View(t.Context(), func(tx integrations.Tx) error {
+			u, err := tx.User("alice")
+			if err == nil {
+				name = u.DisplayName
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if name != "Alice" {
+			t.Errorf("after the rollback the user reads as %q, want Alice", name)
+		}
+	})
+}
