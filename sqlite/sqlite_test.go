@@ -279,3 +279,52 @@ func TestCheckpointsInTheBackground(t *testing.T) {
 		}
 	}
 }
+
+// TestGenerationTriggersNameEveryColumn checks that the UPDATE triggers of
+// the reference generation compare every column of their table: a column
+// added later that they miss would change rows without moving the
+// generation, and the reference cache would serve the old rows.
+func TestGenerationTriggersNameEveryColumn(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.db")
+	db, err := sqlite.Open(t.Context(), "sqlite:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	rows, err := raw.Query(`SELECT tbl_name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%\_update\_generation' ESCAPE '\'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	triggers := map[string]string{}
+	for rows.Next() {
+		var table, text string
+		if err := rows.Scan(&table, &text); err != nil {
+			t.Fatal(err)
+		}
+		triggers[table] = text
+	}
+	if len(triggers) < 8 {
+		t.Fatalf("found update triggers on %d tables, want the 8 of the reference cache", len(triggers))
+	}
+	for table, text := range triggers {
+		cols, err := raw.Query(`SELECT name FROM pragma_table_info(?)`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for cols.Next() {
+			var col string
+			if err := cols.Scan(&col); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(text, "OLD."+col+",") && !strings.Contains(text, "OLD."+col+")") {
+				t.Errorf("the update trigger of %s does not compare column %s", table, col)
+			}
+		}
+		cols.Close()
+	}
+}

@@ -198,12 +198,33 @@ func (t *tx) Integrations(f integrations.IntegrationFilter, p integrations.Page)
 		return nil, 0, err
 	}
 	order := pageClause(&w, p, "i.name", "i.id", cursorKey(p), false)
-	rows, err := t.query(`SELECT `+integrationColumns+integrationFrom+w.String()+order, w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	list, err := scanAll(rows, scanIntegration)
+	list, err := t.integrationsOf(`SELECT i.id FROM integrations i`+w.String()+order, w.args...)
 	return list, total, err
+}
+
+// integrationsOf returns the integrations whose ids a query selects, in its
+// order, read through the reference cache: most listings show the same few
+// integrations again and again, and decoding their definitions is most of
+// the cost of reading them.
+func (t *tx) integrationsOf(query string, args ...any) ([]*integrations.Integration, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := scanAll(rows, func(s scanner) (string, error) {
+		var id string
+		return id, s.Scan(&id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	list := make([]*integrations.Integration, len(ids))
+	for n, id := range ids {
+		if list[n], err = t.IntegrationByID(id); err != nil {
+			return nil, err
+		}
+	}
+	return list, nil
 }
 
 // spaceTargets are the integration targets that reach spaces; the others
@@ -230,11 +251,7 @@ func (t *tx) SpaceIntegrations(spaceID string, f integrations.IntegrationFilter,
 		return nil, 0, err
 	}
 	order := pageClause(&w, p, "i.name", "i.id", cursorKey(p), false)
-	rows, err := t.query(`SELECT `+integrationColumns+from+` JOIN organizations o ON o.id = i.organization_id`+w.String()+order, w.args...)
-	if err != nil {
-		return nil, 0, err
-	}
-	list, err := scanAll(rows, scanIntegration)
+	list, err := t.integrationsOf(`SELECT i.id`+from+w.String()+order, w.args...)
 	return list, total, err
 }
 
