@@ -57,6 +57,7 @@ type DB struct {
 	dialect     Dialect
 	batch       *batcher // nil unless the dialect batches writes
 	refs        *refs    // the reference cache
+	versions    versionReads
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -71,6 +72,10 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	}
 	if d.BatchWrites {
 		db.batch = newBatcher(db)
+	}
+	db.versions.query = func(ctx context.Context) (v string, err error) {
+		err = db.read.QueryRowContext(ctx, d.VersionQuery).Scan(&v)
+		return v, err
 	}
 	return db
 }
@@ -94,11 +99,8 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 		v, err := db.version(ctx)
 		return v, db.wrap(err)
 	}
-	var v string
-	if err := db.read.QueryRowContext(ctx, db.dialect.VersionQuery).Scan(&v); err != nil {
-		return "", db.wrap(err)
-	}
-	return v, nil
+	v, err := db.versions.get(ctx)
+	return v, db.wrap(err)
 }
 
 // Close closes the database handles.
