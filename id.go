@@ -3,6 +3,7 @@ package integrations
 import (
 	"crypto/rand"
 	"regexp"
+	"time"
 )
 
 // The spec's patterns for ids (EntityId) and integration names.
@@ -32,6 +33,20 @@ const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 // NewID returns a random 20-character id, shaped like GitBook's own ids.
 func NewID() string { return randomString(20) }
+
+// NewEventID returns an id for an event: 20 characters like NewID's, whose
+// first 9 are the time in microseconds, so that ids made later sort after
+// (byte by byte), and the index of event ids grows at its end as events
+// come instead of at random places.
+func NewEventID() string {
+	const n = 9
+	b := make([]byte, n, 20)
+	for i, t := n-1, time.Now().UnixMicro(); i >= 0; i-- {
+		b[i] = alphabet[t%int64(len(alphabet))]
+		t /= int64(len(alphabet))
+	}
+	return string(append(b, randomString(20-n)...))
+}
 
 // randomString returns n characters drawn uniformly from alphabet.
 func randomString(n int) string {

@@ -104,8 +104,12 @@ type Tx interface {
 	CreateInstallation(in *Installation) error
 	UpdateInstallation(in *Installation) error
 	DeleteInstallation(id string) (bool, error)
+	// Installation and InstallationOf leave the installation's Spaces at 0:
+	// access checks, their main callers, need no count, and counting costs
+	// a query. CountInstallationSpaces fills it in; listings do as well.
 	Installation(id string) (*Installation, error)
 	InstallationOf(integrationID, organizationID string) (*Installation, error)
+	CountInstallationSpaces(in *Installation) error
 	Installations(f InstallationFilter, p Page) ([]*Installation, int, error)
 
 	// CreateEvent adds an event to the outbox and sets its Seq.
@@ -118,6 +122,9 @@ type Tx interface {
 	// whose lease has not expired are skipped: each event is taken by one
 	// worker at a time, across processes.
 	ClaimEvents(worker string, limit int, now, leaseUntil time.Time) ([]*Event, error)
+	// AddAttempt stores an attempt of an event that no worker holds, such
+	// as the one of an event that is created failed.
+	AddAttempt(a *EventAttempt) error
 	// RecordAttempt stores an attempt and, if worker still holds the event's
 	// lease, the event's new Status, Attempts and NextAttemptAt, releasing the
 	// lease. It reports whether the worker still held it.
@@ -128,8 +135,10 @@ type Tx interface {
 	RetryEvent(id string, at time.Time) error
 
 	// InitDelivery returns an integration's delivery settings, creating them
-	// with the signing secret if there are none yet.
+	// with the signing secret if there are none yet. Delivery only reads
+	// them: ENOTFOUND when there are none.
 	InitDelivery(integrationID, signingSecret string) (*Delivery, error)
+	Delivery(integrationID string) (*Delivery, error)
 	UpdateDelivery(d *Delivery) error
 
 	// DeleteExpiredTokens removes the tokens that expired before t.

@@ -103,17 +103,11 @@ func (s *Service) prepare(tx integrations.Tx, e *integrations.Event, minted *[]m
 	}
 	job.Integration = Integration{Integration: i}
 	job.Secrets = i.Secrets
-	d, err := tx.InitDelivery(i.ID, newSigningSecret())
+	d, err := deliveryOf(tx, i.ID)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case d.TunnelURL != "" && (d.TunnelAll || e.OrganizationID == i.OrganizationID || e.OrganizationID == ""):
-		job.URL, job.Format, job.Tunnel = d.TunnelURL, integrations.FormatRuntime, true
-	case d.URL != "":
-		job.URL, job.Format = d.URL, d.Format
-	default:
-		job.Why = "integration " + i.Name + " has no development tunnel for this organization and no event URL"
+	if job.URL, job.Format, job.Tunnel, job.Why = route(i, d, e.OrganizationID); job.URL == "" {
 		return job, nil
 	}
 	job.SigningSecrets.Integration = d.SigningSecret
@@ -127,6 +121,9 @@ func (s *Service) prepare(tx integrations.Tx, e *integrations.Event, minted *[]m
 	if integrations.ErrorCode(err) == integrations.ENOTFOUND {
 		return job, nil // uninstalled since: the event says so itself
 	} else if err != nil {
+		return nil, err
+	}
+	if err := tx.CountInstallationSpaces(in); err != nil {
 		return nil, err
 	}
 	job.Installation = &Installation{Installation: in}
@@ -146,6 +143,30 @@ func (s *Service) prepare(tx integrations.Tx, e *integrations.Event, minted *[]m
 	job.SpaceInstallation = &SpaceInstallation{SpaceInstallation: si}
 	job.SigningSecrets.SpaceInstallation = derive(d.SigningSecret, "space:"+in.ID+"/"+si.SpaceID)
 	return job, nil
+}
+
+// deliveryOf returns an integration's delivery settings: none (zero
+// settings) until its publisher sets an event URL or a development tunnel.
+func deliveryOf(tx integrations.Tx, integrationID string) (*integrations.Delivery, error) {
+	d, err := tx.Delivery(integrationID)
+	if integrations.ErrorCode(err) == integrations.ENOTFOUND {
+		return &integrations.Delivery{}, nil
+	}
+	return d, err
+}
+
+// route says where an event of an installation on the organization orgID
+// ("" for the integration itself, as tasks are) goes: to the development
+// tunnel when it takes the organization's events, else to the event URL;
+// url is "" when there is neither, and why says so.
+func route(i *integrations.Integration, d *integrations.Delivery, orgID string) (url, format string, tunnel bool, why string) {
+	switch {
+	case d.TunnelURL != "" && (d.TunnelAll || orgID == i.OrganizationID || orgID == ""):
+		return d.TunnelURL, integrations.FormatRuntime, true, ""
+	case d.URL != "":
+		return d.URL, d.Format, false, ""
+	}
+	return "", "", false, "integration " + i.Name + " has no development tunnel for this organization and no event URL"
 }
 
 // deliveryToken returns a token for the environment of a delivery: one this

@@ -34,8 +34,13 @@ type eventPayload struct {
 }
 
 // emit adds an event to the outbox, due at once unless delay says otherwise.
+// An event due at once for an integration that has nowhere to receive it is
+// recorded as failed right away, with the reason as its one attempt, as the
+// dispatcher would record it a moment later: no event URL, no development
+// tunnel (what GitBook does with the events of an integration it cannot
+// reach). One due later waits: a tunnel may open meanwhile.
 func emit(tx integrations.Tx, integrationID, orgID string, p eventPayload, delay time.Duration) (*integrations.Event, error) {
-	p.EventID = integrations.NewID()
+	p.EventID = integrations.NewEventID()
 	payload, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
@@ -45,7 +50,25 @@ func emit(tx integrations.Tx, integrationID, orgID string, p eventPayload, delay
 		Type: p.Type, Payload: payload, Status: integrations.EventPending,
 		NextAttemptAt: tx.Now().Add(delay), CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
 	}
-	return e, tx.CreateEvent(e)
+	var why string
+	if delay == 0 {
+		i, err := tx.IntegrationByID(integrationID)
+		if err != nil {
+			return nil, err
+		}
+		d, err := deliveryOf(tx, integrationID)
+		if err != nil {
+			return nil, err
+		}
+		if url, _, _, reason := route(i, d, orgID); url == "" {
+			why = reason
+			e.Status, e.Attempts = integrations.EventFailed, 1
+		}
+	}
+	if err := tx.CreateEvent(e); err != nil || why == "" {
+		return e, err
+	}
+	return e, tx.AddAttempt(&integrations.EventAttempt{EventID: e.ID, Attempt: 1, At: tx.Now(), Error: "not delivered: " + why})
 }
 
 // configOrEmpty returns configuration values, {} when there are none.

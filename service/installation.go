@@ -139,7 +139,7 @@ func (s *Service) InstallIntegration(ctx context.Context, name, orgID string) (o
 		existing, err := tx.InstallationOf(i.ID, orgID)
 		if err == nil {
 			out, created = Installation{existing, org.Role}, false
-			return nil
+			return tx.CountInstallationSpaces(existing)
 		} else if integrations.ErrorCode(err) != integrations.ENOTFOUND {
 			return err
 		}
@@ -166,8 +166,10 @@ func (s *Service) Installation(ctx context.Context, name, id string) (Installati
 	var out Installation
 	err := s.store.View(ctx, func(tx integrations.Tx) error {
 		var err error
-		_, out, err = newRoles(tx, caller(ctx)).installation(name, id)
-		return err
+		if _, out, err = newRoles(tx, caller(ctx)).installation(name, id); err != nil {
+			return err
+		}
+		return tx.CountInstallationSpaces(out.Installation)
 	})
 	return out, err
 }
@@ -227,13 +229,12 @@ func (s *Service) UpdateInstallation(ctx context.Context, name, id string, u Ins
 		if err := tx.UpdateInstallation(in.Installation); err != nil {
 			return err
 		}
-		// Re-read for the count of spaces, which the selection changes.
-		fresh, err := tx.Installation(id)
-		if err != nil {
+		// The count of spaces follows the selection.
+		if err := tx.CountInstallationSpaces(in.Installation); err != nil {
 			return err
 		}
-		out = Installation{fresh, in.Role}
-		return emitInstallationSetup(tx, fresh, before)
+		out = in
+		return emitInstallationSetup(tx, in.Installation, before)
 	})
 	return out, err
 }

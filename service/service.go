@@ -53,7 +53,9 @@ type watchTx struct {
 }
 
 func (w *watchTx) CreateEvent(e *integrations.Event) error {
-	*w.emitted = true
+	if e.Status == integrations.EventPending {
+		*w.emitted = true
+	}
 	return w.Tx.CreateEvent(e)
 }
 

@@ -11,13 +11,17 @@ import (
 
 // Group commit. Where the database has one writer (SQLite), concurrent write
 // transactions run one after the other anyway. The batcher runs the ones
-// that wait at the same time in one database transaction, each in a
-// savepoint of its own: they share one commit, so the pages they change are
-// written to the log once per batch rather than once per transaction. A
-// transaction that fails rolls back to its savepoint and leaves the others
-// alone, exactly as if it had run alone. Every caller gets its result only
-// once the whole batch has committed: nothing is answered before it is
-// durable.
+// that wait at the same time in one database transaction: they share one
+// commit, so the pages they change are written to the log once per batch
+// rather than once per transaction. Each still behaves as if it ran alone:
+//   - one that fails before it changed anything (the usual failure: a check
+//     refuses the request) just answers its error;
+//   - one that fails after it changed something cannot be undone alone:
+//     the whole batch rolls back, and each of its transactions runs again on
+//     its own (a write transaction may always run again: see Store.Update).
+//
+// Every caller gets its result only once the whole batch has committed:
+// nothing is answered before it is durable.
 
 // maxBatch bounds the transactions of one batch, and so the wait of the
 // first one.
@@ -105,8 +109,9 @@ func (b *batcher) runBatch(batch []*job) {
 	}
 	results, ok := b.together(batch)
 	if !ok {
-		// The transaction broke (the disk is full, say): nothing of it
-		// stays. Each job runs again alone, to get an answer of its own.
+		// Nothing of the batch stays: one of its transactions failed after
+		// it changed something, or the commit failed (the disk is full,
+		// say). Each runs again alone, to get an answer of its own.
 		for _, j := range batch {
 			j.result <- db.run(j.ctx, db.write, db.writeStmts, db.dialect.WriteTx, j.guarded)
 		}
@@ -117,9 +122,9 @@ func (b *batcher) runBatch(batch []*job) {
 	}
 }
 
-// together runs the jobs in one transaction, each in a savepoint, and
-// commits it. It reports false when the transaction could not go on or
-// commit, and then nothing of it is kept.
+// together runs the jobs in one transaction and commits it. It reports false
+// when a job failed after it changed something, or the commit failed, and
+// then nothing of it is kept.
 func (b *batcher) together(batch []*job) ([]error, bool) {
 	db := b.db
 	// The transaction is not bound to any job's context: one caller going
@@ -130,18 +135,10 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 	}
 	results := make([]error, len(batch))
 	txs := make([]*tx, len(batch))
-	exec := func(q string) bool {
-		_, err := sqlTx.Exec(q)
-		return err == nil
-	}
 	for n, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[n] = db.wrap(err)
 			continue
-		}
-		if !exec("SAVEPOINT job") {
-			sqlTx.Rollback()
-			return nil, false
 		}
 		// The job's statements are not interrupted when its caller goes
 		// away: on SQLite an interrupted write rolls back the whole
@@ -149,15 +146,11 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 		t := &tx{ctx: context.WithoutCancel(j.ctx), tx: sqlTx, db: db, stmts: db.writeStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
 		txs[n] = t
 		if err := j.guarded(t); err != nil {
-			results[n] = t.failed(err)
-			if !exec("ROLLBACK TO job") {
+			if t.changed {
 				sqlTx.Rollback()
 				return nil, false
 			}
-		}
-		if !exec("RELEASE job") {
-			sqlTx.Rollback()
-			return nil, false
+			results[n] = t.failed(err)
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {

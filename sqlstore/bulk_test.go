@@ -316,7 +316,11 @@ func readBack(t *testing.T, s integrations.Store, d *integrations.Dataset) []any
 			}
 		}
 		for _, in := range d.Installations {
-			if err := add(tx.Installation(in.ID)); err != nil {
+			got, err := tx.Installation(in.ID)
+			if err == nil {
+				err = tx.CountInstallationSpaces(got)
+			}
+			if err := add(got, err); err != nil {
 				return err
 			}
 		}

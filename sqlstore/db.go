@@ -306,11 +306,14 @@ type tx struct {
 
 	// The reference cache (refs.go): the generation this transaction
 	// reads, what it read for the cache, and whether it changed a table
-	// that the cache holds.
+	// that the cache holds (wrote).
 	gen     int64
 	genRead bool
 	reads   map[string]refEntry
 	wrote   bool
+	// changed is set once the transaction sent a statement that may change
+	// the database (INSERT, UPDATE, DELETE), even one that failed.
+	changed bool
 }
 
 func (t *tx) Now() time.Time { return t.now }
@@ -319,9 +322,7 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
-	if writesRefs(query) {
-		t.wrote = true
-	}
+	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
 		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
@@ -333,9 +334,7 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
-	if writesRefs(query) {
-		t.wrote = true
-	}
+	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
 		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
@@ -347,9 +346,7 @@ func (t *tx) queryRow(query string, args ...any) scanner {
 	if err := checkText(args); err != nil {
 		return errRow{err}
 	}
-	if writesRefs(query) {
-		t.wrote = true
-	}
+	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
 		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)

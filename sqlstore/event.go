@@ -96,10 +96,15 @@ func (t *tx) ClaimEvents(worker string, limit int, now, leaseUntil time.Time) ([
 const eventColumnsBare = `seq, id, integration_id, installation_id, space_id, organization_id, type, payload,
 	status, attempts, next_attempt_at, created_at, updated_at`
 
+func (t *tx) AddAttempt(a *integrations.EventAttempt) error {
+	_, err := t.exec(`INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds())
+	return t.insertErr(err, "This attempt")
+}
+
 func (t *tx) RecordAttempt(e *integrations.Event, a *integrations.EventAttempt, worker string) (bool, error) {
-	if _, err := t.exec(`INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds()); err != nil {
-		return false, t.insertErr(err, "This attempt")
+	if err := t.AddAttempt(a); err != nil {
+		return false, err
 	}
 	return affected(t.exec(`UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ?
 		WHERE id = ? AND locked_by = ?`,
@@ -120,7 +125,7 @@ func (t *tx) RetryEvent(id string, at time.Time) error {
 const deliveryColumns = `integration_id, tunnel_url, tunnel_all, url, format, signing_secret`
 
 func (t *tx) InitDelivery(integrationID, signingSecret string) (*integrations.Delivery, error) {
-	d, err := t.delivery(integrationID)
+	d, err := t.Delivery(integrationID)
 	if !isNotFound(err) {
 		return d, err
 	}
@@ -128,12 +133,12 @@ func (t *tx) InitDelivery(integrationID, signingSecret string) (*integrations.De
 		integrationID, signingSecret); err != nil {
 		return nil, t.insertErr(err, "These delivery settings")
 	}
-	return t.delivery(integrationID)
+	return t.Delivery(integrationID)
 }
 
-// delivery reads an integration's delivery settings, through the reference
+// Delivery reads an integration's delivery settings, through the reference
 // cache.
-func (t *tx) delivery(integrationID string) (*integrations.Delivery, error) {
+func (t *tx) Delivery(integrationID string) (*integrations.Delivery, error) {
 	return ref(t, "delivery:"+integrationID, true, copyOf[integrations.Delivery], func() (*integrations.Delivery, error) {
 		var d integrations.Delivery
 		var all int

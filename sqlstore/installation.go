@@ -64,7 +64,7 @@ func (t *tx) CreateInstallation(in *integrations.Installation) error {
 	if err := t.insertErr(err, "An installation of this integration on this organization"); err != nil {
 		return err
 	}
-	return t.setExternalIDs(`installation_external_ids`, []string{"installation_id"}, []any{in.ID}, in.ExternalIDs)
+	return t.addExternalIDs(`installation_external_ids`, []string{"installation_id"}, []any{in.ID}, in.ExternalIDs)
 }
 
 // setExternalIDs replaces the external ids of an installation or space
@@ -78,6 +78,13 @@ func (t *tx) setExternalIDs(table string, keyCols []string, key []any, ids []str
 	if _, err := t.exec(`DELETE FROM `+table+w.String(), w.args...); err != nil {
 		return err
 	}
+	return t.addExternalIDs(table, keyCols, key, ids)
+}
+
+// addExternalIDs stores the external ids of a new installation or space
+// installation: there are none to replace (those of a deleted one went with
+// it, by their foreign key).
+func (t *tx) addExternalIDs(table string, keyCols []string, key []any, ids []string) error {
 	seen := map[string]bool{}
 	for _, id := range ids {
 		if seen[id] {
@@ -109,32 +116,24 @@ func (t *tx) DeleteInstallation(id string) (bool, error) {
 
 // Installation and InstallationOf take the installation's row from the
 // reference cache; its count of spaces, which enabling and disabling change,
-// is counted every time.
+// is left to CountInstallationSpaces.
 func (t *tx) Installation(id string) (*integrations.Installation, error) {
-	in, err := ref(t, "installation:"+id, true, copyInstallation, func() (*integrations.Installation, error) {
+	return ref(t, "installation:"+id, true, copyInstallation, func() (*integrations.Installation, error) {
 		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.id = ?`, id))
 		return in, notFound(err, "Installation %q not found.", id)
 	})
-	return t.countSpaces(in, err)
 }
 
 func (t *tx) InstallationOf(integrationID, organizationID string) (*integrations.Installation, error) {
-	in, err := ref(t, "installationOf:"+integrationID+"/"+organizationID, true, copyInstallation, func() (*integrations.Installation, error) {
+	return ref(t, "installationOf:"+integrationID+"/"+organizationID, true, copyInstallation, func() (*integrations.Installation, error) {
 		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.integration_id = ? AND inst.organization_id = ?`, integrationID, organizationID))
 		return in, notFound(err, "The integration is not installed on organization %q.", organizationID)
 	})
-	return t.countSpaces(in, err)
 }
 
-// countSpaces fills in the count of spaces of an installation just read.
-func (t *tx) countSpaces(in *integrations.Installation, err error) (*integrations.Installation, error) {
-	if err != nil {
-		return nil, err
-	}
-	if err := t.queryRow(`SELECT `+installationSpaces+` FROM installations inst WHERE inst.id = ?`, in.ID).Scan(&in.Spaces); err != nil {
-		return nil, notFound(err, "Installation %q not found.", in.ID)
-	}
-	return in, nil
+func (t *tx) CountInstallationSpaces(in *integrations.Installation) error {
+	err := t.queryRow(`SELECT `+installationSpaces+` FROM installations inst WHERE inst.id = ?`, in.ID).Scan(&in.Spaces)
+	return notFound(err, "Installation %q not found.", in.ID)
 }
 
 func copyInstallation(in *integrations.Installation) *integrations.Installation {
@@ -172,8 +171,10 @@ func (t *tx) Installations(f integrations.InstallationFilter, p integrations.Pag
 	return list, total, err
 }
 
-const spaceInstallationColumns = `si.installation_id, si.space_id, si.status, si.configuration, si.external_ids, si.created_at, si.updated_at,
-	inst.integration_id, i.name, inst.organization_id`
+const (
+	spaceInstallationRowColumns = `si.installation_id, si.space_id, si.status, si.configuration, si.external_ids, si.created_at, si.updated_at`
+	spaceInstallationColumns    = spaceInstallationRowColumns + `, inst.integration_id, i.name, inst.organization_id`
+)
 
 const spaceInstallationFrom = ` FROM space_installations si JOIN installations inst ON inst.id = si.installation_id JOIN integrations i ON i.id = inst.integration_id`
 
@@ -199,7 +200,7 @@ func (t *tx) CreateSpaceInstallation(si *integrations.SpaceInstallation) error {
 	if err := t.insertErr(err, "This space installation"); err != nil {
 		return err
 	}
-	return t.setExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
+	return t.addExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
 }
 
 func (t *tx) UpdateSpaceInstallation(si *integrations.SpaceInstallation) error {
@@ -217,9 +218,19 @@ func (t *tx) DeleteSpaceInstallation(installationID, spaceID string) (bool, erro
 	return affected(t.exec(`DELETE FROM space_installations WHERE installation_id = ? AND space_id = ?`, installationID, spaceID))
 }
 
+// SpaceInstallation reads the space installation's own row; what it tells
+// of its installation comes from Installation, through the reference cache.
 func (t *tx) SpaceInstallation(installationID, spaceID string) (*integrations.SpaceInstallation, error) {
-	si, err := scanSpaceInstallation(t.queryRow(`SELECT `+spaceInstallationColumns+spaceInstallationFrom+` WHERE si.installation_id = ? AND si.space_id = ?`, installationID, spaceID))
-	return si, notFound(err, "The installation is not installed on space %q.", spaceID)
+	si, err := scanSpaceInstallation(t.queryRow(`SELECT `+spaceInstallationRowColumns+`, '', '', '' FROM space_installations si WHERE si.installation_id = ? AND si.space_id = ?`, installationID, spaceID))
+	if err != nil {
+		return nil, notFound(err, "The installation is not installed on space %q.", spaceID)
+	}
+	in, err := t.Installation(installationID)
+	if err != nil {
+		return nil, err
+	}
+	si.IntegrationID, si.IntegrationName, si.OrganizationID = in.IntegrationID, in.IntegrationName, in.OrganizationID
+	return si, nil
 }
 
 func (t *tx) SpaceInstallations(f integrations.SpaceInstallationFilter, p integrations.Page) ([]*integrations.SpaceInstallation, int, error) {

@@ -131,35 +131,42 @@ var refTables = map[string]bool{
 	"installations": true, "deliveries": true, "tokens": true, "generation": true,
 }
 
-// changesRefs remembers, per statement, whether it changes a table of
-// refTables.
-var changesRefs sync.Map // query -> bool
+// statementKinds remembers, per statement, what kind it is.
+var statementKinds sync.Map // query -> statementKind
 
-// writesRefs reports whether a statement may change a row of refTables,
-// after which a transaction may no longer use the cache. Reads never do;
-// INSERT, UPDATE and DELETE do when their table is one of refTables (no
-// change to another table changes those, even by a cascade: their foreign
+type statementKind struct {
+	writes bool // INSERT, UPDATE or DELETE, or of a shape unknown here
+	refs   bool // and of a table of refTables (or of an unknown one)
+}
+
+// changes notes what a statement of the transaction may change: whether it
+// writes at all (changed), and whether it writes a table of the cache, after
+// which the transaction may no longer use the cache (wrote). Reads change
+// nothing; INSERT, UPDATE and DELETE change their table, and no change to a
+// table outside refTables changes those, even by a cascade (their foreign
 // keys point the other way). A statement of another shape counts as one
-// that does.
-func writesRefs(query string) bool {
-	if v, ok := changesRefs.Load(query); ok {
-		return v.(bool)
+// that may change anything.
+func (t *tx) changes(query string) {
+	k := kindOf(query)
+	t.changed = t.changed || k.writes
+	t.wrote = t.wrote || k.refs
+}
+
+func kindOf(query string) statementKind {
+	if v, ok := statementKinds.Load(query); ok {
+		return v.(statementKind)
 	}
 	w := strings.Fields(strings.ToLower(query))
-	var table string
+	var k statementKind
 	switch {
 	case len(w) == 0 || w[0] == "select":
 	case w[0] == "insert" && len(w) > 2 && w[1] == "into", w[0] == "delete" && len(w) > 2 && w[1] == "from":
-		table = w[2]
+		k = statementKind{writes: true, refs: refTables[strings.SplitN(w[2], "(", 2)[0]]}
 	case w[0] == "update" && len(w) > 1:
-		table = w[1]
+		k = statementKind{writes: true, refs: refTables[w[1]]}
 	default:
-		table = "generation" // unknown: assume the worst
+		k = statementKind{writes: true, refs: true}
 	}
-	if i := strings.IndexByte(table, '('); i >= 0 {
-		table = table[:i]
-	}
-	v := refTables[table]
-	changesRefs.Store(query, v)
-	return v
+	statementKinds.Store(query, k)
+	return k
 }

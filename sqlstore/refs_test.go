@@ -65,6 +65,9 @@ func lookups(tx integrations.Tx) string {
 	v7, err := tx.IntegrationByID("int1")
 	add("integrationByID", v7, err)
 	v8, err := tx.Installation("inst1")
+	if err == nil {
+		err = tx.CountInstallationSpaces(v8)
+	}
 	add("installation", v8, err)
 	v9, err := tx.InstallationOf("int1", "acme")
 	add("installationOf", v9, err)

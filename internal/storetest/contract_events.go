@@ -298,7 +298,9 @@ func testDelivery(t *testing.T, s integrations.Store) {
 		})
 		return d
 	}
+	missing(t, s, "delivery settings before InitDelivery", func(tx integrations.Tx) (*integrations.Delivery, error) { return tx.Delivery("i1") })
 	first, again := initDelivery("secret-1"), initDelivery("secret-2")
+	sameJSON(t, "Delivery after InitDelivery", get(t, s, func(tx integrations.Tx) (*integrations.Delivery, error) { return tx.Delivery("i1") }), first)
 	if first.SigningSecret != "secret-1" || again.SigningSecret != "secret-1" || first.Format != integrations.FormatRuntime {
 		t.Errorf("InitDelivery: %+v then %+v", first, again)
 	}
