@@ -818,3 +818,41 @@ func TestShutdownFinishesDeliveriesInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestEventsWithNowhereToGo checks that an event of an integration with no
+// event URL and no development tunnel is recorded as failed as it is
+// written, with the reason in its trace, without any dispatcher; and that a
+// task due later waits for one, since a tunnel may open meanwhile.
+func TestEventsWithNowhereToGo(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		install(t, e, "acme", "alice-token") // no dispatcher runs
+		var list struct {
+			Items []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"items"`
+		}
+		e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
+		if len(list.Items) != 1 || list.Items[0].Status != "failed" {
+			t.Fatalf("events of an integration with nowhere to send them: %+v, want one failed", list.Items)
+		}
+		out := e.Expect(200, "GET", "/v1/integrations/hooks/events/"+list.Items[0].ID, "alice-token", nil).Map(t)
+		logs := out["trace"].(map[string]any)["logs"].([]any)
+		if len(logs) != 1 || !strings.Contains(lastLog(out), "no development tunnel for this organization and no event URL") {
+			t.Errorf("trace %v: want one attempt that says there is nowhere to go", logs)
+		}
+
+		tok := e.Expect(201, "POST", "/ext/integrations/hooks/tokens", "alice-token", nil).Map(t)
+		e.Expect(204, "POST", "/v1/integrations/hooks/tasks", tok["token"].(string), map[string]any{"task": map[string]any{"n": 1}, "schedule": 60})
+		e.Expect(200, "GET", "/v1/integrations/hooks/events", "alice-token", nil).JSON(t, &list)
+		if len(list.Items) != 2 {
+			t.Fatalf("events after a task: %+v, want 2", list.Items)
+		}
+		task := e.Expect(200, "GET", "/v1/integrations/hooks/events/"+list.Items[0].ID, "alice-token", nil).Map(t) // newest first
+		if msg := lastLog(task); !strings.HasPrefix(msg, "pending: attempt 1 is due") {
+			t.Errorf("a task due in a minute has the trace %q, want it pending", msg)
+		}
+	})
+}
