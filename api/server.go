@@ -4,6 +4,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -214,7 +215,10 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 		rec.replay(w)
 		return
 	}
-	a := &answer{key: key, version: version, etag: etagOf(rec.body.Bytes()), body: rec.body.Bytes()}
+	// The cache keeps a copy of the exact size: the recorder's buffer
+	// grew by doubling, and may be twice as large as the body.
+	body := bytes.Clone(rec.body.Bytes())
+	a := &answer{key: key, version: version, etag: etagOf(body), body: body}
 	if s.cache != nil {
 		s.cache.putAnswer(a)
 	}

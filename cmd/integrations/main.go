@@ -18,6 +18,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +126,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	adminToken := fs.String("admin-token", env("INTEGRATIONS_ADMIN_TOKEN", ""), "API token of the staff user, its only one (a new value revokes the old); created and printed once if empty on a new database ($INTEGRATIONS_ADMIN_TOKEN)")
 	maxBody := fs.Int64("max-body-bytes", envInt("INTEGRATIONS_MAX_BODY_BYTES", api.DefaultMaxBodyBytes), "largest request body accepted ($INTEGRATIONS_MAX_BODY_BYTES)")
 	cacheBytes := fs.Int64("cache-bytes", envInt("INTEGRATIONS_CACHE_BYTES", api.DefaultCacheBytes), "memory for cached answers; -1 turns the cache off ($INTEGRATIONS_CACHE_BYTES)")
+	memoryLimit := fs.Int64("memory-limit", envInt("INTEGRATIONS_MEMORY_LIMIT", 0), "soft limit of the process's memory, in bytes, near which the garbage collector works harder; 0 for the answer cache plus 128 MiB (or GOMEMLIMIT when set), -1 for none ($INTEGRATIONS_MEMORY_LIMIT)")
 	rateLimit := fs.Float64("rate-limit", envFloat("INTEGRATIONS_RATE_LIMIT", api.DefaultRateLimit), "requests per second per token; -1 turns rate limiting off ($INTEGRATIONS_RATE_LIMIT)")
 	rateBurst := fs.Int("rate-burst", int(envInt("INTEGRATIONS_RATE_BURST", api.DefaultRateBurst)), "requests a token may send at once before the rate applies ($INTEGRATIONS_RATE_BURST)")
 	var hs http.Server // the HTTP server, with its limits from the flags
@@ -168,6 +170,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return fmt.Errorf("log level: %w", err)
 	}
+	setMemoryLimit(*memoryLimit, *cacheBytes)
 	logs := newLogWriter(stderr, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
@@ -254,6 +257,25 @@ func cutFlag(args []string, name string) (rest []string, value string) {
 
 // servePprof serves net/http/pprof on addr, for the benchmark's profiles
 // (the hidden --pprof-addr of serve).
+// setMemoryLimit sets the soft memory limit of the Go runtime: the garbage
+// collector runs more often as the heap nears it, instead of letting the
+// heap grow to twice what it holds (most of which is the answer cache), so
+// that the process stays near what it needs. It never refuses memory.
+func setMemoryLimit(limit, cacheBytes int64) {
+	switch {
+	case limit < 0:
+		return
+	case limit == 0 && os.Getenv("GOMEMLIMIT") != "":
+		return // the runtime took it from the environment
+	case limit == 0:
+		limit = max(cacheBytes, 0) + 128<<20
+		if cacheBytes == 0 {
+			limit += api.DefaultCacheBytes
+		}
+	}
+	debug.SetMemoryLimit(limit)
+}
+
 func servePprof(addr string, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -673,5 +674,35 @@ func TestUsage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSetMemoryLimit(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1)) // as it was
+	tests := []struct {
+		limit, cache int64
+		env          string
+		want         int64 // the runtime's limit afterwards; -2: unchanged
+	}{
+		{0, 0, "", 64<<20 + 128<<20}, // the default cache of 64 MiB
+		{0, 1 << 30, "", 1<<30 + 128<<20},
+		{0, -1, "", 128 << 20}, // the cache is off
+		{300 << 20, 0, "", 300 << 20},
+		{0, 0, "1GiB", -2}, // GOMEMLIMIT rules
+		{-1, 0, "", -2},
+	}
+	for _, tt := range tests {
+		t.Setenv("GOMEMLIMIT", tt.env)
+		const before = 5 << 30
+		debug.SetMemoryLimit(before)
+		setMemoryLimit(tt.limit, tt.cache)
+		got := debug.SetMemoryLimit(-1)
+		want := tt.want
+		if want == -2 {
+			want = before
+		}
+		if got != want {
+			t.Errorf("setMemoryLimit(%d, %d) with GOMEMLIMIT=%q: limit %d, want %d", tt.limit, tt.cache, tt.env, got, want)
+		}
 	}
 }
