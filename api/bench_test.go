@@ -51,18 +51,7 @@ func BenchmarkCachedAnswer(b *testing.B) {
 func BenchmarkEnableDisable(b *testing.B) {
 	e := apitest.New(b, storetest.SQLite(b))
 	e.Seed(world)
-	do := func(method, path, body string, want int) {
-		req := httptest.NewRequest(method, path, nil)
-		if body != "" {
-			req = httptest.NewRequest(method, path, strings.NewReader(body))
-		}
-		req.Header.Set("Authorization", "Bearer alice-token")
-		w := httptest.NewRecorder()
-		e.API.ServeHTTP(w, req)
-		if w.Code != want {
-			b.Fatalf("%s %s: %d %s", method, path, w.Code, w.Body)
-		}
-	}
+	do := sender(b, e)
 	b.ReportAllocs()
 	for b.Loop() {
 		do("POST", "/v1/integrations/slack/installations/slack-acme/spaces", `{"space":"blog"}`, 201)
@@ -85,18 +74,7 @@ func BenchmarkEnableDisableParallel(b *testing.B) {
 		fmt.Fprintf(&spaces, "  - {id: bench-%d, organization: acme, title: Bench %d}\n", n, n)
 	}
 	e.Seed(spaces.String())
-	do := func(method, path, body string, want int) {
-		req := httptest.NewRequest(method, path, nil)
-		if body != "" {
-			req = httptest.NewRequest(method, path, strings.NewReader(body))
-		}
-		req.Header.Set("Authorization", "Bearer alice-token")
-		w := httptest.NewRecorder()
-		e.API.ServeHTTP(w, req)
-		if w.Code != want {
-			b.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
-		}
-	}
+	do := sender(b, e)
 	var next atomic.Int32
 	cpu := cpuTime()
 	b.SetParallelism(callers / runtime.GOMAXPROCS(0))
@@ -109,6 +87,23 @@ func BenchmarkEnableDisableParallel(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/float64(b.N), "cpu-µs/pair")
+}
+
+// sender returns a function that sends a request as alice straight to the
+// handler, and fails the benchmark unless it gets the status it wants.
+func sender(b *testing.B, e *apitest.Env) func(method, path, body string, want int) {
+	return func(method, path, body string, want int) {
+		req := httptest.NewRequest(method, path, nil)
+		if body != "" {
+			req = httptest.NewRequest(method, path, strings.NewReader(body))
+		}
+		req.Header.Set("Authorization", "Bearer alice-token")
+		w := httptest.NewRecorder()
+		e.API.ServeHTTP(w, req)
+		if w.Code != want {
+			b.Errorf("%s %s: %d %s", method, path, w.Code, w.Body)
+		}
+	}
 }
 
 // cpuTime returns the CPU time this process used so far.

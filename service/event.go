@@ -106,50 +106,27 @@ func emitSpaceInstallationDeleted(tx integrations.Tx, si *integrations.SpaceInst
 // emitVisibilityUpdated tells every installation enabled on a space that its
 // visibility changed.
 func emitVisibilityUpdated(tx integrations.Tx, s *integrations.Space, before string) error {
-	page := integrations.Page{Limit: MaxLimit}
-	for {
-		found, _, err := tx.SpaceIntegrations(s.ID, integrations.IntegrationFilter{}, page)
+	return forEach(func(p integrations.Page) ([]*integrations.Integration, int, error) {
+		return tx.SpaceIntegrations(s.ID, integrations.IntegrationFilter{}, p)
+	}, integrationCursor, func(i *integrations.Integration) error {
+		in, err := tx.InstallationOf(i.ID, s.OrganizationID)
 		if err != nil {
 			return err
 		}
-		for _, i := range found {
-			in, err := tx.InstallationOf(i.ID, s.OrganizationID)
-			if err != nil {
-				return err
-			}
-			if _, err := emit(tx, i.ID, s.OrganizationID, eventPayload{Type: integrations.EventSpaceVisibilityUpdated, InstallationID: in.ID,
-				SpaceID: s.ID, PreviousVisibility: before, Visibility: s.Visibility}, 0); err != nil {
-				return err
-			}
-		}
-		if len(found) < page.Limit {
-			return nil
-		}
-		last := integrationCursor(found[len(found)-1])
-		page.After = &last
-	}
+		_, err = emit(tx, i.ID, s.OrganizationID, eventPayload{Type: integrations.EventSpaceVisibilityUpdated, InstallationID: in.ID,
+			SpaceID: s.ID, PreviousVisibility: before, Visibility: s.Visibility}, 0)
+		return err
+	})
 }
 
 // emitSpaceDeleted tells every installation on a space that is being deleted
 // that it is uninstalled from it.
 func emitSpaceDeleted(tx integrations.Tx, spaceID string) error {
-	page := integrations.Page{Limit: MaxLimit}
-	for {
-		found, _, err := tx.SpaceInstallations(integrations.SpaceInstallationFilter{SpaceID: spaceID}, page)
-		if err != nil {
-			return err
-		}
-		for _, si := range found {
-			if err := emitSpaceInstallationDeleted(tx, si); err != nil {
-				return err
-			}
-		}
-		if len(found) < page.Limit {
-			return nil
-		}
-		last := found[len(found)-1]
-		page.After = &integrations.Cursor{At: last.CreatedAt.UnixMicro(), ID: last.InstallationID + "/" + last.SpaceID}
-	}
+	return forEach(func(p integrations.Page) ([]*integrations.SpaceInstallation, int, error) {
+		return tx.SpaceInstallations(integrations.SpaceInstallationFilter{SpaceID: spaceID}, p)
+	}, spaceInstallationCursor, func(si *integrations.SpaceInstallation) error {
+		return emitSpaceInstallationDeleted(tx, si)
+	})
 }
 
 // QueueTask queues a task event for the calling integration, delivered after

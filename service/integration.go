@@ -187,58 +187,37 @@ func (s *Service) PublishIntegration(ctx context.Context, name string, p *Public
 // paused. Each change is told to the integration as installation_setup (or
 // space_installation_setup) with the previous status, as a PATCH does.
 func recomputeStatuses(tx integrations.Tx, i *integrations.Integration) error {
-	page := integrations.Page{Limit: MaxLimit}
-	for {
-		found, _, err := tx.Installations(integrations.InstallationFilter{IntegrationID: i.ID}, page)
-		if err != nil {
-			return err
-		}
-		for _, in := range found {
-			status := integrations.RecomputedStatus(in.Status, i.Configurations.Account, in.Configuration)
-			if status == in.Status {
-				continue
-			}
-			before := &previous{Status: in.Status, Configuration: configOrEmpty(in.Configuration)}
-			in.Status, in.UpdatedAt = status, tx.Now()
-			if err := tx.UpdateInstallation(in); err != nil {
-				return err
-			}
-			if err := emitInstallationSetup(tx, in, before); err != nil {
-				return err
-			}
-		}
-		if len(found) < page.Limit {
-			break
-		}
-		last := installationCursor(found[len(found)-1])
-		page.After = &last
-	}
-	page = integrations.Page{Limit: MaxLimit}
-	for {
-		found, _, err := tx.SpaceInstallations(integrations.SpaceInstallationFilter{IntegrationID: i.ID}, page)
-		if err != nil {
-			return err
-		}
-		for _, si := range found {
-			status := integrations.RecomputedStatus(si.Status, i.Configurations.Space, si.Configuration)
-			if status == si.Status {
-				continue
-			}
-			before := &previous{Status: si.Status, Configuration: configOrEmpty(si.Configuration)}
-			si.Status, si.UpdatedAt = status, tx.Now()
-			if err := tx.UpdateSpaceInstallation(si); err != nil {
-				return err
-			}
-			if err := emitSpaceInstallationSetup(tx, si, before); err != nil {
-				return err
-			}
-		}
-		if len(found) < page.Limit {
+	err := forEach(func(p integrations.Page) ([]*integrations.Installation, int, error) {
+		return tx.Installations(integrations.InstallationFilter{IntegrationID: i.ID}, p)
+	}, installationCursor, func(in *integrations.Installation) error {
+		status := integrations.RecomputedStatus(in.Status, i.Configurations.Account, in.Configuration)
+		if status == in.Status {
 			return nil
 		}
-		last := found[len(found)-1]
-		page.After = &integrations.Cursor{At: last.CreatedAt.UnixMicro(), ID: last.InstallationID + "/" + last.SpaceID}
+		before := &previous{Status: in.Status, Configuration: configOrEmpty(in.Configuration)}
+		in.Status, in.UpdatedAt = status, tx.Now()
+		if err := tx.UpdateInstallation(in); err != nil {
+			return err
+		}
+		return emitInstallationSetup(tx, in, before)
+	})
+	if err != nil {
+		return err
 	}
+	return forEach(func(p integrations.Page) ([]*integrations.SpaceInstallation, int, error) {
+		return tx.SpaceInstallations(integrations.SpaceInstallationFilter{IntegrationID: i.ID}, p)
+	}, spaceInstallationCursor, func(si *integrations.SpaceInstallation) error {
+		status := integrations.RecomputedStatus(si.Status, i.Configurations.Space, si.Configuration)
+		if status == si.Status {
+			return nil
+		}
+		before := &previous{Status: si.Status, Configuration: configOrEmpty(si.Configuration)}
+		si.Status, si.UpdatedAt = status, tx.Now()
+		if err := tx.UpdateSpaceInstallation(si); err != nil {
+			return err
+		}
+		return emitSpaceInstallationSetup(tx, si, before)
+	})
 }
 
 // publish stores a new version of an integration: a new one, or the next

@@ -248,6 +248,28 @@ func list[T any](s *Service, p Paging, scope []string, cursor func(T) integratio
 	return out, nil
 }
 
+// forEach calls fn with every item of a store listing, page after page (of
+// MaxLimit items, in the order of cursor).
+func forEach[T any](fetch func(integrations.Page) ([]T, int, error), cursor func(T) integrations.Cursor, fn func(T) error) error {
+	page := integrations.Page{Limit: MaxLimit}
+	for {
+		found, _, err := fetch(page)
+		if err != nil {
+			return err
+		}
+		for _, item := range found {
+			if err := fn(item); err != nil {
+				return err
+			}
+		}
+		if len(found) < page.Limit {
+			return nil
+		}
+		last := cursor(found[len(found)-1])
+		page.After = &last
+	}
+}
+
 // errNotFound returns the error for an object that does not exist or that the
 // caller may not see: the two must not be told apart.
 func errNotFound(kind, id string) error {

@@ -203,21 +203,12 @@ func (s *Service) SpaceIntegrationBlocks(ctx context.Context, spaceID string) ([
 			return err
 		}
 		withBlocks := true
-		page := integrations.Page{Limit: MaxLimit}
-		for {
-			found, _, err := tx.SpaceIntegrations(spaceID, integrations.IntegrationFilter{Blocks: &withBlocks}, page)
-			if err != nil {
-				return err
-			}
-			for _, i := range found {
-				out = append(out, IntegrationBlocks{i.Name, i.Blocks})
-			}
-			if len(found) < page.Limit {
-				return nil
-			}
-			last := integrationCursor(found[len(found)-1])
-			page.After = &last
-		}
+		return forEach(func(p integrations.Page) ([]*integrations.Integration, int, error) {
+			return tx.SpaceIntegrations(spaceID, integrations.IntegrationFilter{Blocks: &withBlocks}, p)
+		}, integrationCursor, func(i *integrations.Integration) error {
+			out = append(out, IntegrationBlocks{i.Name, i.Blocks})
+			return nil
+		})
 	})
 	return out, err
 }

@@ -248,15 +248,19 @@ func (s *Service) IntegrationSpaceInstallations(ctx context.Context, name, exter
 	return out, err
 }
 
+// spaceInstallationCursor is where a listing of space installations, by
+// creation, stands after si.
+func spaceInstallationCursor(si *integrations.SpaceInstallation) integrations.Cursor {
+	return integrations.Cursor{At: si.CreatedAt.UnixMicro(), ID: si.InstallationID + "/" + si.SpaceID}
+}
+
 func (s *Service) spaceInstallations(r *roles, f integrations.SpaceInstallationFilter, extended bool, p Paging, scope []string) (List[SpaceInstallation], error) {
 	if extended {
 		if err := needSpaceScope(r.tx, r.caller); err != nil {
 			return List[SpaceInstallation]{}, err
 		}
 	}
-	found, err := list(s, p, scope, func(si *integrations.SpaceInstallation) integrations.Cursor {
-		return integrations.Cursor{At: si.CreatedAt.UnixMicro(), ID: si.InstallationID + "/" + si.SpaceID}
-	}, func(page integrations.Page) ([]*integrations.SpaceInstallation, int, error) {
+	found, err := list(s, p, scope, spaceInstallationCursor, func(page integrations.Page) ([]*integrations.SpaceInstallation, int, error) {
 		return r.tx.SpaceInstallations(f, page)
 	})
 	if err != nil {

@@ -167,6 +167,7 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 // guarded runs the job's function, turning a panic into an error that rolls
 // the job back; do raises the panic again in the caller's goroutine.
 func (j *job) guarded(t integrations.Tx) (err error) {
+	j.panicked = nil // a run again after its batch failed starts afresh
 	defer func() {
 		if p := recover(); p != nil {
 			j.panicked = p

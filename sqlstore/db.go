@@ -237,7 +237,8 @@ func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.Tx
 			sqlTx.Rollback()
 		}
 	}()
-	t := &tx{ctx: ctx, tx: sqlTx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond)}
+	t := &tx{ctx: ctx, tx: sqlTx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
+		perStatement: opts.Isolation == sql.LevelReadCommitted}
 	err = fn(t)
 	done = true
 	if err != nil {
@@ -311,6 +312,10 @@ type tx struct {
 	genRead bool
 	reads   map[string]refEntry
 	wrote   bool
+	// perStatement is set for a READ COMMITTED transaction: each of its
+	// statements sees a snapshot of its own, later than the one the
+	// generation was read in, so it may not use the cache.
+	perStatement bool
 	// changed is set once the transaction sent a statement that may change
 	// the database (INSERT, UPDATE, DELETE), even one that failed.
 	changed bool

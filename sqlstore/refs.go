@@ -15,7 +15,9 @@ import (
 // transaction read at the same generation: rows that are then exactly the
 // ones it would read itself, in this process or any replica.
 //
-// Two rules keep that true:
+// Three rules keep that true:
+//   - only transactions that see one snapshot use the cache (not the READ
+//     COMMITTED ones of UpdateLeases on PostgreSQL);
 //   - a transaction stops using the cache once it changes one of those
 //     tables: what it reads there after that may be its own uncommitted
 //     change;
@@ -25,6 +27,13 @@ import (
 //
 // Cached values are shared: lookups hand out copies, and callers may change
 // a copy's fields but not the slices and maps it shares (no caller does).
+//
+// On PostgreSQL, a row taken from the cache is not a read that the checks of
+// serializable transactions see: a transaction may act on a member's role
+// that a concurrent one is changing, as it may when a request's access was
+// checked a moment before its change. What the cache holds serves access
+// checks and references; the integrity of the data rests on the database's
+// own constraints, which every write meets.
 
 // maxRefs bounds the entries of one generation.
 const maxRefs = 100_000
@@ -78,7 +87,7 @@ func (r *refs) add(gen int64, read map[string]refEntry) {
 // that found nothing may be cached: not for tokens, whose creation leaves
 // the generation alone.
 func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func() (*T, error)) (*T, error) {
-	if t.db.refs == nil || t.wrote {
+	if t.db.refs == nil || t.wrote || t.perStatement {
 		return load()
 	}
 	if !t.genRead {
