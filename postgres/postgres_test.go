@@ -19,6 +19,7 @@ import (
 	"integrations"
 	"integrations/internal/storetest"
 	"integrations/postgres"
+	"integrations/sqlstore"
 )
 
 func TestRebind(t *testing.T) {
@@ -721,4 +722,22 @@ func query(t *testing.T, url, statement string) [][]any {
 		t.Fatalf("%s: %v", statement, err)
 	}
 	return all
+}
+
+// TestMigrationKeepsSpaceInstallations opens a database made by the
+// migrations before 0006, which gives the space installations a new key,
+// writes to it, and checks that the store at the newest schema finds it all.
+func TestMigrationKeepsSpaceInstallations(t *testing.T) {
+	url := storetest.PostgresSchemaURL(t)
+	raw, err := postgres.OpenDB(url, storetest.TestOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := storetest.MigrationsBefore(t, os.DirFS("migrations"), "0006")
+	if err := sqlstore.Migrate(t.Context(), raw, before, postgres.Rebind); err != nil {
+		t.Fatal(err)
+	}
+	storetest.SpaceInstallationsSurviveMigration(t, sqlstore.New(raw, raw, postgres.Dialect), func() integrations.Store {
+		return storetest.PostgresAt(t, url)
+	})
 }

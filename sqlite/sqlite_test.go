@@ -13,6 +13,7 @@ import (
 	"integrations"
 	"integrations/internal/storetest"
 	"integrations/sqlite"
+	"integrations/sqlstore"
 )
 
 func TestContract(t *testing.T) {
@@ -327,4 +328,33 @@ func TestGenerationTriggersNameEveryColumn(t *testing.T) {
 		}
 		cols.Close()
 	}
+}
+
+// TestMigrationKeepsSpaceInstallations opens a database made by the
+// migrations before 0006, which rebuilds the space installations' table,
+// writes to it, and checks that the store at the newest schema finds it all.
+func TestMigrationKeepsSpaceInstallations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	before := storetest.MigrationsBefore(t, os.DirFS("migrations"), "0006")
+	if err := sqlstore.Migrate(t.Context(), raw, before, func(q string) string { return q }); err != nil {
+		t.Fatal(err)
+	}
+	storetest.SpaceInstallationsSurviveMigration(t, sqlstore.New(raw, raw, sqlite.Dialect), func() integrations.Store {
+		s := storetest.SQLiteAt(t, path)
+		check, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer check.Close()
+		var problems int
+		if err := check.QueryRow(`SELECT COUNT(*) FROM pragma_foreign_key_check`).Scan(&problems); err != nil || problems > 0 {
+			t.Errorf("foreign key check after the migration: %d problems, %v", problems, err)
+		}
+		return s
+	})
 }
