@@ -10,7 +10,8 @@ import (
 // Everything happens in transactions. Update runs its function in a
 // serializable read-write transaction and may run it again when the database
 // reports a conflict with a concurrent transaction, so the function must not
-// have effects outside the transaction.
+// have effects outside the transaction. View may run its function again too
+// (when what it took from a cache turns out older than its transaction).
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error
@@ -123,7 +124,8 @@ type Tx interface {
 	// worker at a time, across processes.
 	ClaimEvents(worker string, limit int, now, leaseUntil time.Time) ([]*Event, error)
 	// AddAttempt stores an attempt of an event that no worker holds, such
-	// as the one of an event that is created failed.
+	// as the one of an event that is created failed, in the same
+	// transaction. The event must exist: stores need not check it.
 	AddAttempt(a *EventAttempt) error
 	// RecordAttempt stores an attempt and, if worker still holds the event's
 	// lease, the event's new Status, Attempts and NextAttemptAt, releasing the

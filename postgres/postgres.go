@@ -196,6 +196,7 @@ var Dialect = sqlstore.Dialect{
 	// Replicas claim events at the same time: each skips the rows that
 	// another has locked instead of waiting for it.
 	SkipLocked:   " FOR UPDATE SKIP LOCKED",
+	LockRow:      " FOR KEY SHARE",
 	VersionQuery: versionQuery,
 	// Reads see one snapshot; writes are serializable, and Update runs them
 	// again when PostgreSQL reports a conflict. Claims of events and the

@@ -194,8 +194,9 @@ type IntegrationBlocks struct {
 // space, by integration name.
 func (s *Service) SpaceIntegrationBlocks(ctx context.Context, spaceID string) ([]IntegrationBlocks, error) {
 	c := caller(ctx)
-	out := []IntegrationBlocks{}
+	var out []IntegrationBlocks
 	err := s.store.View(ctx, func(tx integrations.Tx) error {
+		out = []IntegrationBlocks{}
 		if _, err := newRoles(tx, c).space(spaceID); err != nil {
 			return err
 		}

@@ -27,6 +27,10 @@ type Dialect struct {
 	// SkipLocked is appended to the SELECT that claims events: " FOR UPDATE
 	// SKIP LOCKED" where concurrent writers exist, "" where writes are serial.
 	SkipLocked string
+	// LockRow is appended to a SELECT that must keep the row it reads from
+	// being deleted until the transaction ends: " FOR KEY SHARE" where
+	// writers run at the same time, "" where they take turns.
+	LockRow string
 	// ReadTx and WriteTx are the options of read and write transactions,
 	// LeaseTx those of UpdateLeases: where SkipLocked is set, READ
 	// COMMITTED, the isolation that SKIP LOCKED is made for.
@@ -57,7 +61,8 @@ type DB struct {
 	dialect     Dialect
 	batch       *batcher // nil unless the dialect batches writes
 	refs        *refs    // the reference cache
-	versions    versionReads
+	versions    sharedReads[string]
+	generations sharedReads[int64] // the reference generation, for lazy Views
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -76,6 +81,10 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	db.versions.query = func(ctx context.Context) (v string, err error) {
 		err = db.read.QueryRowContext(ctx, d.VersionQuery).Scan(&v)
 		return v, err
+	}
+	db.generations.query = func(ctx context.Context) (n int64, err error) {
+		err = db.read.QueryRowContext(ctx, generationQuery).Scan(&n)
+		return n, err
 	}
 	return db
 }
@@ -128,9 +137,19 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// View runs fn in a read-only transaction.
+// View runs fn in a read-only transaction, which begins at fn's first
+// statement: a View whose lookups all come from the reference cache (most
+// authentications) reads the reference generation alone, with a query that
+// concurrent Views share, and needs no transaction. When a statement
+// follows and finds that the generation moved since, what came from the
+// cache may not belong to the transaction's snapshot: fn runs again, in a
+// transaction from its start.
 func (db *DB) View(ctx context.Context, fn func(integrations.Tx) error) error {
-	err := db.run(ctx, db.read, db.readStmts, db.dialect.ReadTx, fn)
+	t := &tx{ctx: ctx, db: db, stmts: db.readStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
+	err := t.do(fn)
+	if err == errGenerationMoved {
+		err = db.run(ctx, db.read, db.readStmts, db.dialect.ReadTx, fn)
+	}
 	var r *retryable
 	if errors.As(err, &r) {
 		return db.wrap(r.err)
@@ -228,27 +247,74 @@ func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.Tx
 	if err != nil {
 		return db.classify(err)
 	}
+	t := &tx{ctx: ctx, tx: sqlTx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
+		perStatement: opts.Isolation == sql.LevelReadCommitted}
+	return t.do(fn)
+}
+
+// do runs fn in the transaction and ends it: commits it when fn succeeds,
+// else rolls it back. The transaction of a lazy View may not have begun.
+func (t *tx) do(fn func(integrations.Tx) error) error {
 	// A panic in fn (recovered further up, e.g. by the HTTP server) must not
 	// leave the transaction open: it would hold its connection, and on SQLite
 	// the only write connection, forever.
 	done := false
 	defer func() {
-		if !done {
-			sqlTx.Rollback()
+		if !done && t.tx != nil {
+			t.tx.Rollback()
 		}
 	}()
-	t := &tx{ctx: ctx, tx: sqlTx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
-		perStatement: opts.Isolation == sql.LevelReadCommitted}
-	err = fn(t)
+	err := fn(t)
 	done = true
-	if err != nil {
-		sqlTx.Rollback()
+	switch {
+	case t.moved:
+		t.tx.Rollback()
+		return errGenerationMoved
+	case err != nil:
+		if t.tx != nil {
+			t.tx.Rollback()
+		}
 		return t.failed(err)
+	case t.tx == nil:
+		return nil // a lazy View that took everything from the cache
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return db.classify(err)
+	if err := t.tx.Commit(); err != nil {
+		return t.db.classify(err)
 	}
 	t.committed()
+	return nil
+}
+
+// errGenerationMoved is what the statements of a lazy View answer once its
+// transaction began after the reference generation that its cached lookups
+// came from (see View).
+var errGenerationMoved = errors.New("the reference generation moved")
+
+// begin begins the transaction of a lazy View, at its first statement. When
+// the View took lookups from the cache already, the transaction's snapshot
+// must be at their generation.
+func (t *tx) begin() error {
+	switch {
+	case t.moved:
+		return errGenerationMoved
+	case t.tx != nil:
+		return nil
+	}
+	sqlTx, err := t.db.read.BeginTx(t.ctx, &t.db.dialect.ReadTx)
+	if err != nil {
+		return err
+	}
+	t.tx = sqlTx
+	if t.genRead {
+		var n int64
+		if err := t.queryRow(generationQuery).Scan(&n); err != nil {
+			return err
+		}
+		if n != t.gen {
+			t.moved = true
+			return errGenerationMoved
+		}
+	}
 	return nil
 }
 
@@ -319,12 +385,18 @@ type tx struct {
 	// changed is set once the transaction sent a statement that may change
 	// the database (INSERT, UPDATE, DELETE), even one that failed.
 	changed bool
+	// moved is set when the transaction of a lazy View began at a later
+	// reference generation than its cached lookups (see View).
+	moved bool
 }
 
 func (t *tx) Now() time.Time { return t.now }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := checkText(args); err != nil {
+		return nil, err
+	}
+	if err := t.begin(); err != nil {
 		return nil, err
 	}
 	t.changes(query)
@@ -339,6 +411,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
+	if err := t.begin(); err != nil {
+		return nil, err
+	}
 	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
 	if st := t.stmts.get(q); st != nil {
@@ -349,6 +424,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 
 func (t *tx) queryRow(query string, args ...any) scanner {
 	if err := checkText(args); err != nil {
+		return errRow{err}
+	}
+	if err := t.begin(); err != nil {
 		return errRow{err}
 	}
 	t.changes(query)

@@ -96,19 +96,35 @@ func (t *tx) ClaimEvents(worker string, limit int, now, leaseUntil time.Time) ([
 const eventColumnsBare = `seq, id, integration_id, installation_id, space_id, organization_id, type, payload,
 	status, attempts, next_attempt_at, created_at, updated_at`
 
+// AddAttempt adds an attempt of an event of the same transaction. Where the
+// attempts have no foreign key to their events (PostgreSQL: migration 0007),
+// nothing else checks that the event exists.
 func (t *tx) AddAttempt(a *integrations.EventAttempt) error {
 	_, err := t.exec(`INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds())
 	return t.insertErr(err, "This attempt")
 }
 
+// RecordAttempt locks the event's row before it adds the attempt: by the
+// update, when the worker holds the lease, else by a locking read. A
+// concurrent delete of the event then waits for this transaction, and takes
+// the attempt with the event, or has deleted it already, and the attempt
+// fails: no attempt outlives its event.
 func (t *tx) RecordAttempt(e *integrations.Event, a *integrations.EventAttempt, worker string) (bool, error) {
-	if err := t.AddAttempt(a); err != nil {
-		return false, err
-	}
-	return affected(t.exec(`UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ?
+	held, err := affected(t.exec(`UPDATE events SET status = ?, attempts = ?, next_attempt_at = ?, locked_by = '', locked_until = 0, updated_at = ?
 		WHERE id = ? AND locked_by = ?`,
 		string(e.Status), e.Attempts, micros(e.NextAttemptAt), micros(t.now), e.ID, worker))
+	if err != nil {
+		return false, err
+	}
+	if !held {
+		var one int
+		err := t.queryRow(`SELECT 1 FROM events WHERE id = ?`+t.db.dialect.LockRow, e.ID).Scan(&one)
+		if err := notFound(err, "Event %q not found.", e.ID); err != nil {
+			return false, err
+		}
+	}
+	return held, t.AddAttempt(a)
 }
 
 func (t *tx) RetryEvent(id string, at time.Time) error {

@@ -35,6 +35,9 @@ import (
 // checks and references; the integrity of the data rests on the database's
 // own constraints, which every write meets.
 
+// generationQuery reads the reference generation.
+const generationQuery = `SELECT n FROM generation`
+
 // maxRefs bounds the entries of one generation.
 const maxRefs = 100_000
 
@@ -91,7 +94,15 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 		return load()
 	}
 	if !t.genRead {
-		if err := t.queryRow(`SELECT n FROM generation`).Scan(&t.gen); err != nil {
+		var err error
+		if t.tx == nil {
+			// A lazy View that has not begun: the generation now, from
+			// a read shared with concurrent Views.
+			t.gen, err = t.db.generations.get(t.ctx)
+		} else {
+			err = t.queryRow(generationQuery).Scan(&t.gen)
+		}
+		if err != nil {
 			return nil, err
 		}
 		t.genRead = true

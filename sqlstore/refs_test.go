@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"integrations"
@@ -204,6 +205,71 @@ func TestReferenceCacheInsideATransaction(t *testing.T) {
 		}
 		if name != "Alice" {
 			t.Errorf("after the rollback the user reads as %q, want Alice", name)
+		}
+	})
+}
+
+// TestViewRunsAgainWhenTheGenerationMoves reads a cached user in a View
+// that has not begun its transaction yet, changes the user from another
+// transaction, then needs the database: the View's transaction begins after
+// the change, so what came from the cache is not of its snapshot, and the
+// View must run again, to read the user and the rest from one snapshot.
+func TestViewRunsAgainWhenTheGenerationMoves(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		s := open(t)
+		refWorld(t, s)
+		read(t, s) // fills the cache
+		runs := 0
+		var names []string
+		err := s.View(t.Context(), func(tx integrations.Tx) error {
+			runs++
+			u, err := tx.User("alice")
+			if err != nil {
+				return err
+			}
+			names = append(names, u.DisplayName)
+			if runs == 1 {
+				err := s.Update(t.Context(), func(tx integrations.Tx) error {
+					return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: "Renamed", Email: "alice@example.com"})
+				})
+				if err != nil {
+					return err
+				}
+			}
+			// Not cached: an unknown token is looked up every time.
+			if _, err := tx.Token("unknown"); integrations.ErrorCode(err) != integrations.ENOTFOUND {
+				return fmt.Errorf("unknown token: %v", err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runs != 2 || names[len(names)-1] != "Renamed" {
+			t.Errorf("the View ran %d times and read the user as %q; want twice, the last as Renamed", runs, names)
+		}
+	})
+}
+
+// TestViewFromTheCacheSeesEarlierWrites changes cached objects and reads
+// them at once in Views that take them from the cache alone: each must see
+// the write that returned before it began.
+func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		s := open(t)
+		refWorld(t, s)
+		for n := range 20 {
+			read(t, s) // fills the cache
+			name := fmt.Sprintf("Alice %d", n)
+			err := s.Update(t.Context(), func(tx integrations.Tx) error {
+				return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: name, Email: "alice@example.com"})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := read(t, s); !strings.Contains(got, `"`+name+`"`) {
+				t.Fatalf("after renaming alice to %q, a read saw:\n%s", name, got)
+			}
 		}
 	})
 }

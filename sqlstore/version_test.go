@@ -15,7 +15,7 @@ import (
 // a request must never get one that is lower than the count when it asked.
 func TestVersionReadsShareQueries(t *testing.T) {
 	var begun atomic.Int64
-	v := &versionReads{query: func(ctx context.Context) (string, error) {
+	v := &sharedReads[string]{query: func(ctx context.Context) (string, error) {
 		n := begun.Add(1)
 		time.Sleep(2 * time.Millisecond) // a round trip
 		return strconv.FormatInt(n, 10), nil

@@ -209,9 +209,27 @@ func testEvents(t *testing.T, s integrations.Store) {
 			}
 		}
 	})
-	t.Run("events go with their integration", func(t *testing.T) {
+	t.Run("events go with their integration, and their attempts with them", func(t *testing.T) {
+		update(t, s, func(tx integrations.Tx) error {
+			return tx.AddAttempt(&integrations.EventAttempt{EventID: "other", Attempt: 1, At: at(1), Error: "not delivered"})
+		})
 		update(t, s, func(tx integrations.Tx) error { _, err := tx.DeleteIntegration("i2"); return err })
 		missing(t, s, "event of a deleted integration", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("other") })
+		// An attempt of the event that is gone fails, as if it were not there.
+		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error {
+			gone := event("other", "i2", "", at(0))
+			_, err := tx.RecordAttempt(gone, &integrations.EventAttempt{EventID: "other", Attempt: 2, At: at(2)}, "w1")
+			return err
+		})
+		// An event of the same id, made again, starts with no attempts:
+		// none of the old event's stayed behind.
+		build(t, s, func(b builder) {
+			b.integration(newIntegration("i2", "two", "o1"))
+			b.must(b.tx.CreateEvent(event("other", "i2", "", at(0))))
+		})
+		if got := get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts("other") }); len(got) != 0 {
+			t.Errorf("the event made again has the attempts %+v of the deleted one", got)
+		}
 	})
 }
 
