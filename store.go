@@ -147,8 +147,14 @@ type Tx interface {
 	DeleteExpiredTokens(t time.Time) (int, error)
 
 	CreateSpaceInstallation(si *SpaceInstallation) error
+	// AddSpaceInstallation creates the space installation unless the
+	// installation is on the space already, and reports whether it did.
+	AddSpaceInstallation(si *SpaceInstallation) (bool, error)
 	UpdateSpaceInstallation(si *SpaceInstallation) error
-	DeleteSpaceInstallation(installationID, spaceID string) (bool, error)
+	// DeleteSpaceInstallation deletes a space installation and returns
+	// what it was (its own fields: none of those that reads fill in), or
+	// nil when there was none.
+	DeleteSpaceInstallation(installationID, spaceID string) (*SpaceInstallation, error)
 	SpaceInstallation(installationID, spaceID string) (*SpaceInstallation, error)
 	SpaceInstallations(f SpaceInstallationFilter, p Page) ([]*SpaceInstallation, int, error)
 }

@@ -266,6 +266,7 @@ func TestSpaceInstallationReadUpdateDelete(t *testing.T) {
 		e.Expect(200, "GET", path, "alice-token", nil)
 		e.Expect(205, "DELETE", path, "alice-token", nil)
 		e.Expect(204, "DELETE", path, "alice-token", nil)
+		e.Expect(204, "DELETE", path, "bob-token", nil) // nothing there to refuse
 		e.Expect(404, "GET", path, "alice-token", nil)
 		e.Expect(205, "DELETE", cfg, configuredToken, nil)
 		e.Expect(404, "GET", cfg, configuredToken, nil)

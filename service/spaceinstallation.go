@@ -93,13 +93,6 @@ func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spac
 		if err := withSpace(tx, c, &out, extended); err != nil {
 			return err
 		}
-		existing, err := tx.SpaceInstallation(in.ID, spaceID)
-		if err == nil {
-			out.SpaceInstallation, created = existing, false
-			return nil
-		} else if integrations.ErrorCode(err) != integrations.ENOTFOUND {
-			return err
-		}
 		status, err := integrations.ConfiguredStatus(integrations.StatusActive, i.Configurations.Space, "configuration", nil)
 		if err != nil {
 			return err
@@ -108,10 +101,14 @@ func (s *Service) InstallOnSpace(ctx context.Context, name, installationID, spac
 			InstallationID: in.ID, SpaceID: spaceID, Status: status, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{},
 			CreatedAt: tx.Now(), UpdatedAt: tx.Now(), IntegrationID: i.ID, IntegrationName: i.Name, OrganizationID: in.OrganizationID,
 		}
-		if err := tx.CreateSpaceInstallation(si); err != nil {
+		if created, err = tx.AddSpaceInstallation(si); err != nil {
+			return err
+		} else if !created {
+			// Enabled already: the answer is the space installation as it is.
+			out.SpaceInstallation, err = tx.SpaceInstallation(in.ID, spaceID)
 			return err
 		}
-		out.SpaceInstallation, created = si, true
+		out.SpaceInstallation = si
 		return emitSpaceInstallationSetup(tx, si, nil)
 	})
 	return out, created, err
@@ -187,20 +184,29 @@ func (s *Service) UninstallFromSpace(ctx context.Context, name, installationID, 
 	c := caller(ctx)
 	deleted := false
 	err := s.update(ctx, func(tx integrations.Tx) error {
-		_, in, si, err := newRoles(tx, c).spaceInstallation(name, installationID, spaceID)
+		r := newRoles(tx, c)
+		_, in, err := r.installation(name, installationID)
+		if err == nil {
+			_, err = r.spaceOfInstallation(in, spaceID)
+		}
 		if integrations.ErrorCode(err) == integrations.ENOTFOUND {
 			return nil
 		} else if err != nil {
 			return err
 		}
 		if err := needAdmin(c, in, "uninstall integrations from its spaces"); err != nil {
+			if _, lookup := tx.SpaceInstallation(in.ID, spaceID); integrations.ErrorCode(lookup) == integrations.ENOTFOUND {
+				return nil // nothing to refuse: it is not there
+			}
 			return err
 		}
-		if err := emitSpaceInstallationDeleted(tx, si.SpaceInstallation); err != nil {
+		si, err := tx.DeleteSpaceInstallation(in.ID, spaceID)
+		if err != nil || si == nil {
 			return err
 		}
-		deleted, err = tx.DeleteSpaceInstallation(in.ID, si.SpaceID)
-		return err
+		deleted = true
+		si.IntegrationID, si.OrganizationID = in.IntegrationID, in.OrganizationID
+		return emitSpaceInstallationDeleted(tx, si)
 	})
 	return deleted, err
 }

@@ -194,13 +194,28 @@ func scanSpaceInstallation(s scanner) (*integrations.SpaceInstallation, error) {
 	return &si, nil
 }
 
+const insertSpaceInstallation = `INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
 func (t *tx) CreateSpaceInstallation(si *integrations.SpaceInstallation) error {
-	_, err := t.exec(`INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		si.InstallationID, si.SpaceID, string(si.Status), configText(si.Configuration), jsonText(si.ExternalIDs), micros(si.CreatedAt), micros(si.UpdatedAt))
+	_, err := t.exec(insertSpaceInstallation, spaceInstallationArgs(si)...)
 	if err := t.insertErr(err, "This space installation"); err != nil {
 		return err
 	}
 	return t.addExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
+}
+
+// AddSpaceInstallation creates in one statement what enabling an
+// integration on a space would otherwise look up first.
+func (t *tx) AddSpaceInstallation(si *integrations.SpaceInstallation) (bool, error) {
+	created, err := affected(t.exec(insertSpaceInstallation+` ON CONFLICT DO NOTHING`, spaceInstallationArgs(si)...))
+	if err := t.insertErr(err, "This space installation"); err != nil || !created {
+		return false, err
+	}
+	return true, t.addExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
+}
+
+func spaceInstallationArgs(si *integrations.SpaceInstallation) []any {
+	return []any{si.InstallationID, si.SpaceID, string(si.Status), configText(si.Configuration), jsonText(si.ExternalIDs), micros(si.CreatedAt), micros(si.UpdatedAt)}
 }
 
 func (t *tx) UpdateSpaceInstallation(si *integrations.SpaceInstallation) error {
@@ -214,8 +229,17 @@ func (t *tx) UpdateSpaceInstallation(si *integrations.SpaceInstallation) error {
 	return t.setExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
 }
 
-func (t *tx) DeleteSpaceInstallation(installationID, spaceID string) (bool, error) {
-	return affected(t.exec(`DELETE FROM space_installations WHERE installation_id = ? AND space_id = ?`, installationID, spaceID))
+func (t *tx) DeleteSpaceInstallation(installationID, spaceID string) (*integrations.SpaceInstallation, error) {
+	rows, err := t.query(`DELETE FROM space_installations WHERE installation_id = ? AND space_id = ?
+		RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at, '', '', ''`, installationID, spaceID)
+	if err != nil {
+		return nil, err
+	}
+	deleted, err := scanAll(rows, scanSpaceInstallation)
+	if err != nil || len(deleted) == 0 {
+		return nil, err
+	}
+	return deleted[0], nil
 }
 
 // SpaceInstallation reads the space installation's own row; what it tells

@@ -1098,6 +1098,41 @@ func testSpaceInstallations(t *testing.T, s integrations.Store) {
 	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error {
 		return tx.CreateSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "nope", SpaceID: "s1", Status: integrations.StatusActive, CreatedAt: t0, UpdatedAt: t0})
 	})
+	// AddSpaceInstallation leaves one that exists as it is.
+	var added bool
+	update(t, s, func(tx integrations.Tx) (err error) {
+		added, err = tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "slack-acme", SpaceID: "s1", Status: integrations.StatusActive,
+			Configuration: json.RawMessage(`{}`), ExternalIDs: []string{"E9"}, CreatedAt: at(5), UpdatedAt: at(5)})
+		return err
+	})
+	if added {
+		t.Error("AddSpaceInstallation created a space installation that existed")
+	}
+	sameJSON(t, "SpaceInstallation after AddSpaceInstallation", get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) {
+		return tx.SpaceInstallation("slack-acme", "s1")
+	}), &want)
+	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error {
+		_, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "nope", SpaceID: "s1", Status: integrations.StatusActive, CreatedAt: t0, UpdatedAt: t0})
+		return err
+	})
+	update(t, s, func(tx integrations.Tx) (err error) {
+		added, err = tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "mermaid-acme", SpaceID: "s2", Status: integrations.StatusActive,
+			Configuration: json.RawMessage(`{}`), ExternalIDs: []string{"E8"}, CreatedAt: at(5), UpdatedAt: at(5)})
+		return err
+	})
+	if !added {
+		t.Error("AddSpaceInstallation did not create a new space installation")
+	}
+	if got := get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) { return tx.SpaceInstallation("mermaid-acme", "s2") }); got.ExternalIDs[0] != "E8" {
+		t.Errorf("the added space installation reads as %+v", got)
+	}
+	update(t, s, func(tx integrations.Tx) error {
+		si, err := tx.DeleteSpaceInstallation("mermaid-acme", "s2")
+		if si == nil && err == nil {
+			t.Error("the added space installation could not be deleted")
+		}
+		return err
+	})
 	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error {
 		return tx.CreateSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "slack-acme", SpaceID: "nope", Status: integrations.StatusActive, CreatedAt: t0, UpdatedAt: t0})
 	})
@@ -1155,14 +1190,19 @@ func testSpaceInstallations(t *testing.T, s integrations.Store) {
 		t.Run(tt.name, func(t *testing.T) { checkListing(t, s, spaceInstallations(tt.filter), tt.want) })
 	}
 
+	was := get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) { return tx.SpaceInstallation("slack-acme", "s1") })
+	was.IntegrationID, was.IntegrationName, was.OrganizationID = "", "", "" // what reads fill in
 	for _, want := range []bool{true, false} {
-		var existed bool
+		var deleted *integrations.SpaceInstallation
 		update(t, s, func(tx integrations.Tx) (err error) {
-			existed, err = tx.DeleteSpaceInstallation("slack-acme", "s1")
+			deleted, err = tx.DeleteSpaceInstallation("slack-acme", "s1")
 			return err
 		})
-		if existed != want {
-			t.Errorf("DeleteSpaceInstallation: got %v, want %v", existed, want)
+		if (deleted != nil) != want {
+			t.Errorf("DeleteSpaceInstallation: got %+v, want one: %v", deleted, want)
+		}
+		if want && deleted != nil {
+			sameJSON(t, "the deleted space installation", deleted, was)
 		}
 	}
 	missing(t, s, "deleted space installation", func(tx integrations.Tx) (*integrations.SpaceInstallation, error) {
@@ -1319,7 +1359,10 @@ func testCascades(t *testing.T, open func(testing.TB) integrations.Store) {
 			[]string{"slack installation", "slack installation token", "slack on hb", "slack on blog"}},
 		{"space", func(tx integrations.Tx) (bool, error) { return tx.DeleteSpace("blog") },
 			[]string{"space blog", "slack on blog", "mermaid on blog"}},
-		{"space installation", func(tx integrations.Tx) (bool, error) { return tx.DeleteSpaceInstallation("slack-acme", "blog") },
+		{"space installation", func(tx integrations.Tx) (bool, error) {
+			si, err := tx.DeleteSpaceInstallation("slack-acme", "blog")
+			return si != nil, err
+		},
 			[]string{"slack on blog"}},
 	}
 	for _, tt := range tests {

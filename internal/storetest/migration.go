@@ -102,8 +102,8 @@ func SpaceInstallationsSurviveMigration(t *testing.T, old integrations.Store, re
 		if ok, err := tx.DeleteSpace("s3"); !ok || err != nil {
 			t.Errorf("DeleteSpace s3: %v, %v", ok, err)
 		}
-		if ok, err := tx.DeleteSpaceInstallation("inst", "s1"); !ok || err != nil {
-			t.Errorf("DeleteSpaceInstallation s1: %v, %v", ok, err)
+		if si, err := tx.DeleteSpaceInstallation("inst", "s1"); si == nil || err != nil || si.ExternalIDs[0] != "E1" {
+			t.Errorf("DeleteSpaceInstallation s1: %+v, %v", si, err)
 		}
 		return nil
 	})
