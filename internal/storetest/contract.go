@@ -1123,7 +1123,9 @@ func testSpaceInstallations(t *testing.T, s integrations.Store) {
 	if !added {
 		t.Error("AddSpaceInstallation did not create a new space installation")
 	}
-	if got := get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) { return tx.SpaceInstallation("mermaid-acme", "s2") }); got.ExternalIDs[0] != "E8" {
+	if got := get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) {
+		return tx.SpaceInstallation("mermaid-acme", "s2")
+	}); got.ExternalIDs[0] != "E8" {
 		t.Errorf("the added space installation reads as %+v", got)
 	}
 	update(t, s, func(tx integrations.Tx) error {
@@ -1190,7 +1192,9 @@ func testSpaceInstallations(t *testing.T, s integrations.Store) {
 		t.Run(tt.name, func(t *testing.T) { checkListing(t, s, spaceInstallations(tt.filter), tt.want) })
 	}
 
-	was := get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) { return tx.SpaceInstallation("slack-acme", "s1") })
+	was := get(t, s, func(tx integrations.Tx) (*integrations.SpaceInstallation, error) {
+		return tx.SpaceInstallation("slack-acme", "s1")
+	})
 	was.IntegrationID, was.IntegrationName, was.OrganizationID = "", "", "" // what reads fill in
 	for _, want := range []bool{true, false} {
 		var deleted *integrations.SpaceInstallation
