@@ -184,7 +184,10 @@ type Operation struct {
 	Distinct      int     `json:"distinctRequests,omitempty"`
 	ResponseBytes int     `json:"responseBytes,omitempty"`
 	Server        figures `json:"server"`
-	// Baseline, Ratio (of requests/s) and P99Ratio are set for reads.
+	// Baseline, Ratio (of requests/s) and P99Ratio are set for reads, and
+	// for the pairs on PostgreSQL, whose baseline is PostgreSQL alone: the
+	// same transactions without the server (see measureCeiling; its CPU is
+	// PostgreSQL's, and CPURatio stays unset).
 	Baseline *figures `json:"baseline,omitempty"`
 	Ratio    float64  `json:"ratio,omitempty"`
 	P99Ratio float64  `json:"p99Ratio,omitempty"`
@@ -294,6 +297,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	// What the machine does besides this benchmark, from here on.
 	busy0, own0, t0 := busySeconds(), cpuSeconds(os.Getpid())+server.cpu()+dbCPU(), time.Now()
 	var baselineCPU float64
+	var ceilingCPU float64 // of PostgreSQL's backends for the ceiling, whose connections are gone at the end
 
 	// The reads, captured for the baseline.
 	var reads []operation
@@ -430,6 +434,22 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if err := write(w.pairOperation(cfg.Connections)); err != nil {
 		return nil, err
 	}
+	if cfg.runs("enable-disable-pair") && strings.HasPrefix(store, "postgres") {
+		pair := &res.Operations[len(res.Operations)-1]
+		fmt.Fprintf(cfg.Log, "load: %s on PostgreSQL alone, without the server...\n", pair.Name)
+		ceiling, cpu, err := measureCeiling(ctx, dbURL, w, w.pairSlots(cfg.Connections), warmup, cfg.Duration, dbCPU)
+		ceilingCPU = cpu
+		if err != nil {
+			return nil, fmt.Errorf("the ceiling of the pairs on PostgreSQL: %w", err)
+		}
+		pair.Baseline = &ceiling
+		if ceiling.Rate > 0 {
+			pair.Ratio = pair.Server.Rate / ceiling.Rate
+		}
+		if ceiling.P99Ms > 0 {
+			pair.P99Ratio = pair.Server.P99Ms / ceiling.P99Ms
+		}
+	}
 
 	if pprofAddr != "" {
 		if err := fetch(ctx, "http://"+pprofAddr+"/debug/pprof/heap", filepath.Join(cfg.ProfileDir, "heap.pprof")); err != nil {
@@ -442,7 +462,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		fmt.Fprintf(cfg.Log, "server error: %s\n", line)
 	}
 	if wall := time.Since(t0).Seconds(); wall > 0 {
-		others := busySeconds() - busy0 - (cpuSeconds(os.Getpid()) + server.cpu() + baselineCPU + dbCPU() - own0)
+		others := busySeconds() - busy0 - (cpuSeconds(os.Getpid()) + server.cpu() + baselineCPU + ceilingCPU + dbCPU() - own0)
 		res.OthersCPUShare = max(0, others/(wall*float64(runtime.NumCPU())))
 	}
 	err = server.stop()
@@ -759,7 +779,11 @@ func printTable(w io.Writer, r *Results) {
 		}
 		line := fmt.Sprintf("%-34s %7s %14s %7.2fms %7.2fms %7.0fus", o.Name, size, rate, o.Server.P50Ms, o.Server.P99Ms, o.Server.CPUPerStepUs)
 		if b := o.Baseline; b != nil {
-			line += fmt.Sprintf(" %14s %7.2fms %7.2fms %7.0fus %6.2fx %8.2fx %8.2fx", fmt.Sprintf("%.0f req/s", b.Rate), b.P50Ms, b.P99Ms, b.CPUPerStepUs, o.Ratio, o.P99Ratio, o.CPURatio)
+			cpuRatio := "-"
+			if o.CPURatio > 0 {
+				cpuRatio = fmt.Sprintf("%.2fx", o.CPURatio)
+			}
+			line += fmt.Sprintf(" %14s %7.2fms %7.2fms %7.0fus %6.2fx %8.2fx %9s", fmt.Sprintf("%.0f %s/s", b.Rate, unitAbbrev(o.Unit)), b.P50Ms, b.P99Ms, b.CPUPerStepUs, o.Ratio, o.P99Ratio, cpuRatio)
 		} else {
 			line += fmt.Sprintf(" %14s %9s %9s %9s %7s %9s %9s", "-", "-", "-", "-", "-", "-", "-")
 		}

@@ -138,8 +138,12 @@ func (w *world) pairRequests(slots []slot) []request {
 // as a user does in GitBook's editor. Each connection has slots of its own,
 // so that no two pairs race on the same space installation.
 func (w *world) pairOperation(connections int) operation {
-	slots := w.free[:min(len(w.free), connections*64)]
-	return operation{name: "enable-disable-pair", unit: "pairs", requests: w.pairRequests(slots), steps: pairSteps}
+	return operation{name: "enable-disable-pair", unit: "pairs", requests: w.pairRequests(w.pairSlots(connections)), steps: pairSteps}
+}
+
+// pairSlots are the slots of the pair load: 64 per connection.
+func (w *world) pairSlots(connections int) []slot {
+	return w.free[:min(len(w.free), connections*64)]
 }
 
 // pairSteps cycles each connection through its own slots; the requests

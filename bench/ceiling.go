@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"integrations"
+)
+
+// The ceiling of the writes on PostgreSQL. Without the server, the same
+// enable-then-disable pairs are sent to PostgreSQL as the transactions that
+// the server runs for them, statement for statement (the reference
+// generation, the space installation's insert or delete, the event and its
+// attempt), on the seeded database, from as many connections as the server
+// has (its --db-max-conns default). What PostgreSQL does then on this
+// machine is the most the server's pairs could reach with this design: the
+// pair's ratio is its rate over this one.
+
+// ceilingConnections is the server's pool: postgres.DefaultMaxConns.
+const ceilingConnections = 10
+
+// measureCeiling runs the pairs of slots on the database for duration,
+// after warmup, and returns their figures and the CPU seconds of the
+// database's backends meanwhile (the figures' CPU per step is theirs).
+func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, warmup, duration time.Duration, dbCPU func() float64) (figures, float64, error) {
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return figures{}, 0, err
+	}
+	cfg.MaxConns = ceilingConnections
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return figures{}, 0, err
+	}
+	defer pool.Close()
+	d := w.dataset
+	org := map[string]string{} // installation id -> organization id
+	for i := range d.Installations {
+		org[d.Installations[i].ID] = d.Installations[i].OrganizationID
+	}
+
+	var mu sync.Mutex
+	var s sample
+	start := time.Now()
+	measured := start.Add(warmup)
+	end := measured.Add(duration)
+	cpu := dbCPU()
+	var wg sync.WaitGroup
+	for worker := range ceilingConnections {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lat []time.Duration
+			errs, done := 0, 0
+			first := ""
+			// Each worker its own slots, as the load's connections.
+			for n := 0; ; n++ {
+				k := worker + n*ceilingConnections
+				if len(slots) > ceilingConnections {
+					k %= len(slots) - len(slots)%ceilingConnections
+				} else {
+					k %= len(slots)
+				}
+				sl := slots[k]
+				in := &d.Installations[sl.installation]
+				space := d.Spaces[sl.space].ID
+				t := time.Now()
+				if !t.Before(end) || ctx.Err() != nil {
+					break
+				}
+				err := ceilingPair(ctx, pool, in.IntegrationID, in.ID, space, org[in.ID])
+				now := time.Now()
+				done++
+				if t.Before(measured) || now.After(end) {
+					continue
+				}
+				if err != nil {
+					errs++
+					if first == "" {
+						first = err.Error()
+					}
+					continue
+				}
+				lat = append(lat, now.Sub(t))
+			}
+			mu.Lock()
+			s.add(sample{lat: lat, errors: errs, firstError: first, done: done})
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	s.window = duration
+	s.cpu = dbCPU() - cpu
+	return s.figures(), s.cpu, ctx.Err()
+}
+
+// ceilingPair enables and disables an installation on a space, as two
+// serializable transactions, run again on a serialization failure as the
+// server does.
+func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, installationID, spaceID, orgID string) error {
+	enable := func(tx pgx.Tx) error {
+		if err := generation(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
+			VALUES ($1, $2, 'active', '{}', '[]', $3, $3) ON CONFLICT DO NOTHING`, installationID, spaceID, time.Now().UnixMicro()); err != nil {
+			return err
+		}
+		return ceilingEvent(ctx, tx, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationSetup)
+	}
+	disable := func(tx pgx.Tx) error {
+		if err := generation(ctx, tx); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
+			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, installationID, spaceID)
+		if err != nil {
+			return err
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return ceilingEvent(ctx, tx, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationDeleted)
+	}
+	for _, fn := range []func(pgx.Tx) error{enable, disable} {
+		if err := serializable(ctx, pool, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func generation(ctx context.Context, tx pgx.Tx) error {
+	var n int64
+	return tx.QueryRow(ctx, `SELECT n FROM generation`).Scan(&n)
+}
+
+// ceilingEvent writes the event of a change, failed at once with its one
+// attempt, as the server does for an integration with nowhere to send it.
+func ceilingEvent(ctx context.Context, tx pgx.Tx, integrationID, installationID, spaceID, orgID, typ string) error {
+	id := integrations.NewEventID()
+	now := time.Now().UnixMicro()
+	payload := fmt.Sprintf(`{"eventId":%q,"type":%q,"installationId":%q,"spaceId":%q}`, id, typ, installationID, spaceID)
+	if _, err := tx.Exec(ctx, `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`, id, integrationID, installationID, spaceID, orgID, typ, payload, now); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $2, '', 0, 'not delivered: no URL', 0)`, id, now)
+	return err
+}
+
+// serializable runs fn in a serializable transaction, again (up to 50
+// times) when PostgreSQL reports a serialization failure.
+func serializable(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	var err error
+	for range 50 {
+		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		if !isSerializationFailure(err) {
+			return err
+		}
+	}
+	return err
+}
+
+func isSerializationFailure(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && (e.Code == "40001" || e.Code == "40P01")
+}
