@@ -217,6 +217,11 @@ var Dialect = sqlstore.Dialect{
 	// frees up as the concurrent transactions end.
 	IsRetryable:   hasCode("40001", "40P01", "53200"),
 	IsUnavailable: isUnavailable,
+	// After a bulk load, the planner's statistics and the visibility map
+	// are made at once, rather than by autovacuum a minute later, while
+	// the server serves: its transactions would change the snapshot that
+	// labels the server's cached answers (Version), and empty the cache.
+	LoadDone: "VACUUM (ANALYZE)",
 }
 
 // versionQuery reads the current snapshot: the transactions in progress and

@@ -60,10 +60,18 @@ func (db *DB) Load(ctx context.Context, d *integrations.Dataset, progress func(t
 			}
 		}
 	}()
+	var tables []string
 	for _, t := range bulkTables(d) {
 		progress(t.name, 0, t.rows)
 		if err := db.insertTable(ctx, conn, t, progress); err != nil {
 			return err
+		}
+		tables = append(tables, t.name)
+	}
+	if db.dialect.LoadDone != "" {
+		q := db.dialect.LoadDone + " " + strings.Join(tables, ", ")
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("load: %s: %w", q, db.wrap(err))
 		}
 	}
 	return nil

@@ -49,6 +49,9 @@ type Dialect struct {
 	// LoadSettings run on the connection of a bulk load (Load) before it
 	// starts, and LoadReset after it ends, e.g. a larger page cache.
 	LoadSettings, LoadReset []string
+	// LoadDone, followed by the names of the tables it filled, runs once a
+	// bulk load has loaded everything, e.g. to gather statistics.
+	LoadDone string
 }
 
 // DB is a store on a SQL database.
