@@ -3,7 +3,7 @@
 -- the event and its attempt together, and the key's check reads the newest
 -- entries of the events' index, where every concurrent write inserts its
 -- own: in serializable transactions each such pair of writes then reads
--- what the other writes, and PostgreSQL cancels one of them (a third of
+-- what the other writes, and PostgreSQL cancels one of them (a fifth of
 -- them, under a load of concurrent enables and disables). The key did two
 -- things, done now without reading in the writers' transactions:
 --   - no attempt of an event that does not exist: the store adds one only
