@@ -60,15 +60,14 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 			var lat []time.Duration
 			errs, done := 0, 0
 			first := ""
-			// Each worker its own slots, as the load's connections.
+			// Each worker its own slots, as the load's connections (with
+			// fewer slots than workers, workers share them).
+			var mine []slot
+			for k := worker % len(slots); k < len(slots); k += ceilingConnections {
+				mine = append(mine, slots[k])
+			}
 			for n := 0; ; n++ {
-				k := worker + n*ceilingConnections
-				if len(slots) > ceilingConnections {
-					k %= len(slots) - len(slots)%ceilingConnections
-				} else {
-					k %= len(slots)
-				}
-				sl := slots[k]
+				sl := mine[n%len(mine)]
 				in := &d.Installations[sl.installation]
 				space := d.Spaces[sl.space].ID
 				t := time.Now()
