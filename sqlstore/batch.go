@@ -135,6 +135,12 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 	}
 	results := make([]error, len(batch))
 	txs := make([]*tx, len(batch))
+	// The reference generation, once a job has read it: the batch holds
+	// the write lock, so only its own jobs can move it, and a job that
+	// changes a table of the cache (wrote) makes the next one read it
+	// again.
+	var gen int64
+	genKnown := false
 	for n, j := range batch {
 		if err := j.ctx.Err(); err != nil {
 			results[n] = db.wrap(err)
@@ -143,9 +149,17 @@ func (b *batcher) together(batch []*job) ([]error, bool) {
 		// The job's statements are not interrupted when its caller goes
 		// away: on SQLite an interrupted write rolls back the whole
 		// transaction, the other jobs' work with it.
-		t := &tx{ctx: context.WithoutCancel(j.ctx), tx: sqlTx, db: db, stmts: db.writeStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
+		t := &tx{ctx: context.WithoutCancel(j.ctx), tx: sqlTx, db: db, stmts: db.writeStmts, now: db.Now().UTC().Truncate(time.Microsecond),
+			gen: gen, genRead: genKnown}
 		txs[n] = t
-		if err := j.guarded(t); err != nil {
+		err := j.guarded(t)
+		switch {
+		case t.wrote:
+			genKnown = false
+		case t.genRead:
+			gen, genKnown = t.gen, true
+		}
+		if err != nil {
 			if t.changed {
 				sqlTx.Rollback()
 				return nil, false

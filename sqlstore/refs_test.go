@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"integrations"
@@ -270,6 +272,75 @@ func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
 			if got := read(t, s); !strings.Contains(got, `"`+name+`"`) {
 				t.Fatalf("after renaming alice to %q, a read saw:\n%s", name, got)
 			}
+		}
+	})
+}
+
+// TestConcurrentChangesReadEachOther runs many transactions at once that
+// each read a cached user and write it back changed: a counter in its name.
+// On SQLite they share batches, and a job after one that changed the user
+// must read the change, not what the cache held before it; otherwise two
+// of them would write the same count, and increments would be lost. Jobs
+// that only read run among them, so that the batch's generation is also
+// handed from job to job.
+func TestConcurrentChangesReadEachOther(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		s := open(t)
+		refWorld(t, s)
+		if err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: "0", Email: "alice@example.com"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		read(t, s) // fills the cache
+		const workers, rounds = 16, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, 2*workers)
+		for w := range 2 * workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range rounds {
+					err := s.Update(t.Context(), func(tx integrations.Tx) error {
+						u, err := tx.User("alice")
+						if err != nil {
+							return err
+						}
+						if w%2 == 1 { // a reader
+							_, err := tx.Space("handbook")
+							return err
+						}
+						n, err := strconv.Atoi(u.DisplayName)
+						if err != nil {
+							return err
+						}
+						u.DisplayName = strconv.Itoa(n + 1)
+						return tx.UpdateUser(u)
+					})
+					if err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		var name string
+		if err := s.View(t.Context(), func(tx integrations.Tx) error {
+			u, err := tx.User("alice")
+			if err == nil {
+				name = u.DisplayName
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := strconv.Itoa(workers * rounds); name != want {
+			t.Errorf("after %s increments the counter reads %s: increments were lost", want, name)
 		}
 	})
 }
