@@ -140,6 +140,7 @@ var Dialect = sqlstore.Dialect{
 	IsForeignKeyViolation: hasCode(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
 	IsRetryable:           hasCode(sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED),
 	IsUnavailable:         hasCode(sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL),
+	LastInsertID:          true,
 	// One connection writes: concurrent writes share commits.
 	BatchWrites: true,
 	// A bulk load inserts into indexes at random places: a page cache that

@@ -41,6 +41,10 @@ type Dialect struct {
 	IsRetryable           func(error) bool // a conflict with a concurrent transaction
 	IsUnavailable         func(error) bool // the database cannot be reached
 
+	// LastInsertID says that the driver reports the key an INSERT gave
+	// its row (sql.Result.LastInsertId): cheaper than RETURNING it.
+	LastInsertID bool
+
 	// BatchWrites runs concurrent write transactions in batches that share
 	// one commit (group commit): for a database with one writer, where they
 	// would wait for each other anyway.

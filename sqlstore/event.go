@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"encoding/json"
 	"sort"
 	"time"
@@ -26,10 +27,19 @@ func scanEvent(s scanner) (*integrations.Event, error) {
 }
 
 func (t *tx) CreateEvent(e *integrations.Event) error {
-	err := t.queryRow(`INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq`,
-		e.ID, e.IntegrationID, e.InstallationID, e.SpaceID, e.OrganizationID, e.Type, string(e.Payload), string(e.Status), e.Attempts,
-		micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt)).Scan(&e.Seq)
+	const insert = `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	args := []any{e.ID, e.IntegrationID, e.InstallationID, e.SpaceID, e.OrganizationID, e.Type, string(e.Payload), string(e.Status), e.Attempts,
+		micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt)}
+	var err error
+	if t.db.dialect.LastInsertID {
+		var res sql.Result
+		if res, err = t.exec(insert, args...); err == nil {
+			e.Seq, err = res.LastInsertId()
+		}
+	} else {
+		err = t.queryRow(insert+` RETURNING seq`, args...).Scan(&e.Seq)
+	}
 	return t.insertErr(err, "This event")
 }
 
