@@ -70,6 +70,9 @@ type DB struct {
 	refs        *refs    // the reference cache
 	versions    sharedReads[string]
 	generations sharedReads[int64] // the reference generation, for lazy Views
+	// genAt is the generation last read and the version before it, where
+	// the version is cheap (SetVersion): see generation.
+	genAt atVersion[int64]
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -86,14 +89,23 @@ func New(read, write *sql.DB, d Dialect) *DB {
 		db.batch = newBatcher(db)
 	}
 	db.versions.query = func(ctx context.Context) (v string, err error) {
-		err = db.read.QueryRowContext(ctx, d.VersionQuery).Scan(&v)
+		err = db.readRow(ctx, d.VersionQuery).Scan(&v)
 		return v, err
 	}
 	db.generations.query = func(ctx context.Context) (n int64, err error) {
-		err = db.read.QueryRowContext(ctx, generationQuery).Scan(&n)
+		err = db.readRow(ctx, generationQuery).Scan(&n)
 		return n, err
 	}
 	return db
+}
+
+// readRow runs a query of one row outside any transaction, prepared once
+// it is.
+func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := db.readStmts.get(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return db.read.QueryRowContext(ctx, query, args...)
 }
 
 // SetVersion replaces how Version is read; close runs when the store closes.

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"strings"
 	"sync"
 )
@@ -98,7 +99,7 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 		if t.tx == nil {
 			// A lazy View that has not begun: the generation now, from
 			// a read shared with concurrent Views.
-			t.gen, err = t.db.generations.get(t.ctx)
+			t.gen, err = t.db.generation(t.ctx)
 		} else {
 			err = t.queryRow(generationQuery).Scan(&t.gen)
 		}
@@ -121,6 +122,31 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 		t.read(key, refEntry{err: err})
 	}
 	return v, err
+}
+
+// generation returns the reference generation now, read outside any
+// transaction. Where the store's version costs next to nothing (SQLite's
+// WAL-index header), the generation read after the version last changed
+// still holds while the version stays the same, since nothing committed
+// meanwhile: then no query runs.
+func (db *DB) generation(ctx context.Context) (int64, error) {
+	if db.version == nil {
+		return db.generations.get(ctx)
+	}
+	v, err := db.Version(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if n, ok := db.genAt.get(v); ok {
+		return n, nil
+	}
+	// The shared read begins after this call asked, so after the version
+	// was read: what it finds is at least as new as that version.
+	n, err := db.generations.get(ctx)
+	if err == nil {
+		db.genAt.set(v, n)
+	}
+	return n, err
 }
 
 // copyOf returns a shallow copy of v.

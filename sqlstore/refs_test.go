@@ -254,23 +254,47 @@ func TestViewRunsAgainWhenTheGenerationMoves(t *testing.T) {
 }
 
 // TestViewFromTheCacheSeesEarlierWrites changes cached objects and reads
-// them at once in Views that take them from the cache alone: each must see
-// the write that returned before it began.
+// them at once in Views that take them from the cache alone, through the
+// handle that wrote and through another one on the same database (a
+// replica): each must see the write that returned before it began.
 func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
-		s := open(t)
-		refWorld(t, s)
+	storetest.EachDatabase(t, func(t *testing.T, url string) {
+		a, b := storetest.Open(t, url), storetest.Open(t, url)
+		refWorld(t, a)
+		userName := func(s integrations.Store) string {
+			t.Helper()
+			var name string
+			if err := s.View(t.Context(), func(tx integrations.Tx) error {
+				u, err := tx.User("alice") // from the cache, once it holds alice
+				if err == nil {
+					name = u.DisplayName
+				}
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			return name
+		}
 		for n := range 20 {
-			read(t, s) // fills the cache
+			writer := []integrations.Store{a, b}[n%2]
+			read(t, a) // fill the caches
+			read(t, b)
+			userName(a)
+			userName(b)
 			name := fmt.Sprintf("Alice %d", n)
-			err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			err := writer.Update(t.Context(), func(tx integrations.Tx) error {
 				return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: name, Email: "alice@example.com"})
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := read(t, s); !strings.Contains(got, `"`+name+`"`) {
-				t.Fatalf("after renaming alice to %q, a read saw:\n%s", name, got)
+			for r, s := range []integrations.Store{a, b} {
+				if got := userName(s); got != name {
+					t.Fatalf("after handle %d renamed alice to %q, handle %d read %q", n%2, name, r, got)
+				}
+				if got := read(t, s); !strings.Contains(got, `"`+name+`"`) {
+					t.Fatalf("after renaming alice to %q, a read saw:\n%s", name, got)
+				}
 			}
 		}
 	})

@@ -63,3 +63,28 @@ func (v *sharedReads[T]) run(r *sharedRead[T]) {
 		v.mu.Unlock()
 	}
 }
+
+// atVersion keeps a value with the store version read before it.
+type atVersion[T any] struct {
+	mu      sync.Mutex
+	version string
+	value   T
+	ok      bool
+}
+
+// get returns the value kept at version v, if any.
+func (a *atVersion[T]) get(v string) (T, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.ok || a.version != v {
+		var zero T
+		return zero, false
+	}
+	return a.value, true
+}
+
+func (a *atVersion[T]) set(v string, value T) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.version, a.value, a.ok = v, value, true
+}
