@@ -11,7 +11,9 @@ import (
 	"io/fs"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -31,20 +33,27 @@ var migrations embed.FS
 //     through a crash of the process; FULL also through a crash of the machine,
 //     at the cost of one fsync per commit.
 func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
+	return open(ctx, rawURL, checkpointInterval, walRestartBytes)
+}
+
+// busyTimeout is how long a connection waits for a lock that another holds.
+const busyTimeout = 10 * time.Second
+
+func open(ctx context.Context, rawURL string, checkpointEvery time.Duration, restartBytes int) (*sqlstore.DB, error) {
 	path, sync, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
 	dsn := func(extra string) string {
-		return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" + extra
+		return "file:" + path + "?_pragma=busy_timeout(" + strconv.FormatInt(busyTimeout.Milliseconds(), 10) + ")&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(" + sync + ")" + extra
 	}
 	// One connection writes, with transactions that take the write lock when
 	// they begin, so that writers queue instead of failing with SQLITE_BUSY.
 	// It never checkpoints: the checkpointer does, in the background. The
-	// WAL is truncated to 64 MiB when it starts over. Its statement
+	// WAL is truncated to restartBytes when it starts over. Its statement
 	// journals, which keep what each savepoint of a batch may have to undo,
 	// stay in memory instead of temporary files.
-	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit(67108864)&_pragma=temp_store(MEMORY)"))
+	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit("+strconv.Itoa(restartBytes)+")&_pragma=temp_store(MEMORY)"))
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +95,17 @@ func Open(ctx context.Context, rawURL string) (*sqlstore.DB, error) {
 		read.Close()
 		return nil, err
 	}
+	c, err := newCheckpointer(ctx, cdb, write, checkpointEvery, restartBytes)
+	if err != nil {
+		cdb.Close()
+		v.close()
+		write.Close()
+		read.Close()
+		return nil, err
+	}
 	db := sqlstore.New(read, write, Dialect)
 	db.SetVersion(v.version, v.close)
-	db.OnClose(newCheckpointer(cdb).close)
+	db.OnClose(c.close)
 	return db, nil
 }
 
