@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -42,6 +43,11 @@ type Config struct {
 	// X-Forwarded-For. None by default: the address the request came from.
 	TrustedProxies []netip.Prefix
 	Logger         *slog.Logger
+	// AccessLog, if set, receives the line of each request, as the JSON
+	// that a slog.NewJSONHandler writing there would give it (accesslog.go),
+	// instead of Logger; leave it nil where Logger is not such a handler or
+	// does not log at the info level.
+	AccessLog io.Writer
 }
 
 // DefaultMaxBodyBytes is the default limit on request bodies. It leaves room
@@ -56,8 +62,9 @@ type Server struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	routes  []Route
-	cache   *cache   // nil when off
-	limiter *limiter // nil when off
+	cache   *cache     // nil when off
+	limiter *limiter   // nil when off
+	access  *accessLog // nil: request lines go to log
 }
 
 // Schemes is the set of token kinds an operation accepts: the spec's security
@@ -92,6 +99,9 @@ func New(svc *service.Service, cfg Config) *Server {
 	}
 	cfg.PublicURL = strings.TrimSuffix(cfg.PublicURL, "/")
 	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if cfg.AccessLog != nil {
+		s.access = newAccessLog(cfg.AccessLog)
+	}
 	if cfg.RateLimit == 0 {
 		cfg.RateLimit = DefaultRateLimit
 	}
@@ -310,8 +320,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if route == "" {
 			route = "unmatched"
 		}
+		if s.access != nil {
+			now := time.Now()
+			s.access.write(entry{time: now, method: r.Method, route: route, status: sw.code(), duration: now.Sub(start), bytes: sw.bytes, id: id})
+			return
+		}
 		s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", slog.String("method", r.Method), slog.String("route", route),
-			slog.Int("status", sw.code()), slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+			slog.Int("status", sw.code()), slog.Float64("duration_ms", durationMS(time.Since(start))),
 			slog.Int("bytes", sw.bytes), slog.String("request_id", id))
 	}()
 	if !cleanPath(r.URL.Path) {

@@ -174,6 +174,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	logs := newLogWriter(stderr, 100*time.Millisecond)
 	defer logs.Close()
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
+	var accessLog io.Writer // the request lines, as logger would write them
+	if level <= slog.LevelInfo {
+		accessLog = logs
+	}
 	if pprofAddr != "" {
 		go servePprof(pprofAddr, logger)
 	}
@@ -206,7 +210,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		*publicURL = "http://" + ln.Addr().String()
 	}
 	handler := api.New(svc, api.Config{PublicURL: *publicURL, MaxBodyBytes: *maxBody, CacheBytes: *cacheBytes,
-		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: proxies, Logger: logger})
+		RateLimit: *rateLimit, RateBurst: *rateBurst, TrustedProxies: proxies, Logger: logger, AccessLog: accessLog})
 	dc.Logger = logger
 	dispatcher := delivery.New(svc, handler, dc)
 	svc.OnEvent(dispatcher.Wake)

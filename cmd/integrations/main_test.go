@@ -706,3 +706,46 @@ func TestSetMemoryLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestServeLogsEachRequest checks the line that serve writes for each
+// request: JSON, with the request's method, route, status, duration, size
+// and id (the one sent back as X-Request-Id); and none below the info level.
+func TestServeLogsEachRequest(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "log.db")
+	s := e2e.Start(t, bin, e2e.Flags(db))
+	res := s.Do(t, "GET", "/v1/user", "not-a-token", nil)
+	id := res.Header.Get("X-Request-Id")
+	if res.Status != http.StatusUnauthorized || id == "" {
+		t.Fatalf("GET /v1/user: status %d, request id %q", res.Status, id)
+	}
+	s.Stop(t)
+	var found map[string]any
+	for line := range strings.Lines(s.Stderr()) {
+		var v map[string]any
+		if json.Unmarshal([]byte(line), &v) == nil && v["request_id"] == id {
+			found = v
+		}
+	}
+	if found == nil {
+		t.Fatalf("no log line with request id %s:\n%s", id, s.Stderr())
+	}
+	at, _ := found["time"].(string)
+	if when, err := time.Parse(time.RFC3339Nano, at); err != nil || time.Since(when) > time.Minute {
+		t.Errorf("time %q (%v)", at, err)
+	}
+	for key, want := range map[string]any{"level": "INFO", "msg": "request", "method": "GET", "route": "GET /v1/user", "status": 401.0, "bytes": float64(len(res.Body))} {
+		if found[key] != want {
+			t.Errorf("%s: %v, want %v", key, found[key], want)
+		}
+	}
+	if d, ok := found["duration_ms"].(float64); !ok || d < 0 || d > 10_000 {
+		t.Errorf("duration_ms: %v", found["duration_ms"])
+	}
+
+	s = e2e.Start(t, bin, e2e.Flags(db, "--log-level", "warn"))
+	s.Do(t, "GET", "/v1/user", "not-a-token", nil)
+	s.Stop(t)
+	if strings.Contains(s.Stderr(), `"msg":"request"`) {
+		t.Errorf("a request logged at the warn level:\n%s", s.Stderr())
+	}
+}
