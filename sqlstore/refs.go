@@ -97,8 +97,8 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 	if !t.genRead {
 		var err error
 		if t.tx == nil {
-			// A lazy View that has not begun: the generation now, from
-			// a read shared with concurrent Views.
+			// A lazy View that has not begun: the generation now (see
+			// generation).
 			t.gen, err = t.db.generation(t.ctx)
 		} else {
 			err = t.queryRow(generationQuery).Scan(&t.gen)
