@@ -86,6 +86,23 @@ func read(t *testing.T, s integrations.Store) string {
 	return out
 }
 
+// aliceName reads alice's display name in a View that needs nothing but
+// her row: from the cache, once it holds her.
+func aliceName(t *testing.T, s integrations.Store) string {
+	t.Helper()
+	var name string
+	if err := s.View(t.Context(), func(tx integrations.Tx) error {
+		u, err := tx.User("alice")
+		if err == nil {
+			name = u.DisplayName
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
 // TestReferenceCacheFollowsChanges reads every kind of object that the
 // reference cache holds through two handles on one database (two replicas),
 // changes it through one, and checks that both read the change at once, as
@@ -195,16 +212,7 @@ func TestReferenceCacheInsideATransaction(t *testing.T) {
 		if !errors.Is(err, errUndo) {
 			t.Fatal(err)
 		}
-		var name string
-		if err := s.View(t.Context(), func(tx integrations.Tx) error {
-			u, err := tx.User("alice")
-			if err == nil {
-				name = u.DisplayName
-			}
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		name := aliceName(t, s)
 		if name != "Alice" {
 			t.Errorf("after the rollback the user reads as %q, want Alice", name)
 		}
@@ -261,26 +269,12 @@ func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
 	storetest.EachDatabase(t, func(t *testing.T, url string) {
 		a, b := storetest.Open(t, url), storetest.Open(t, url)
 		refWorld(t, a)
-		userName := func(s integrations.Store) string {
-			t.Helper()
-			var name string
-			if err := s.View(t.Context(), func(tx integrations.Tx) error {
-				u, err := tx.User("alice") // from the cache, once it holds alice
-				if err == nil {
-					name = u.DisplayName
-				}
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
-			return name
-		}
 		for n := range 20 {
 			writer := []integrations.Store{a, b}[n%2]
 			read(t, a) // fill the caches
 			read(t, b)
-			userName(a)
-			userName(b)
+			aliceName(t, a)
+			aliceName(t, b)
 			name := fmt.Sprintf("Alice %d", n)
 			err := writer.Update(t.Context(), func(tx integrations.Tx) error {
 				return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: name, Email: "alice@example.com"})
@@ -289,7 +283,7 @@ func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
 				t.Fatal(err)
 			}
 			for r, s := range []integrations.Store{a, b} {
-				if got := userName(s); got != name {
+				if got := aliceName(t, s); got != name {
 					t.Fatalf("after handle %d renamed alice to %q, handle %d read %q", n%2, name, r, got)
 				}
 				if got := read(t, s); !strings.Contains(got, `"`+name+`"`) {
@@ -353,16 +347,7 @@ func TestConcurrentChangesReadEachOther(t *testing.T) {
 		for err := range errs {
 			t.Fatal(err)
 		}
-		var name string
-		if err := s.View(t.Context(), func(tx integrations.Tx) error {
-			u, err := tx.User("alice")
-			if err == nil {
-				name = u.DisplayName
-			}
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		name := aliceName(t, s)
 		if want := strconv.Itoa(workers * rounds); name != want {
 			t.Errorf("after %s increments the counter reads %s: increments were lost", want, name)
 		}
