@@ -49,8 +49,9 @@ func open(ctx context.Context, rawURL string, checkpointEvery time.Duration, res
 	}
 	// One connection writes, with transactions that take the write lock when
 	// they begin, so that writers queue instead of failing with SQLITE_BUSY.
-	// It never checkpoints: the checkpointer does, in the background. The
-	// WAL is truncated to restartBytes when it starts over. Its statement
+	// It never checkpoints on its own: the checkpointer does, in the
+	// background, and on this connection only to make the WAL start over
+	// (checkpoint.go), when it is truncated to restartBytes. Its statement
 	// journals, which keep what each savepoint of a batch may have to undo,
 	// stay in memory instead of temporary files.
 	write, err := sql.Open("sqlite", dsn("&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=journal_size_limit("+strconv.Itoa(restartBytes)+")&_pragma=temp_store(MEMORY)"))
