@@ -67,18 +67,12 @@ func (c *checkpointer) run() {
 		case <-tick.C:
 			// An error (the disk is full, say) leaves the frames in the WAL,
 			// where readers find them: the next tick tries again.
-			if frames, err := c.checkpoint(); err == nil && frames >= c.restartFrames {
-				c.catchUp()
+			if frames, copied, err := c.passive(); err == nil && frames >= c.restartFrames {
+				c.catchUp(copied)
 				c.restart()
 			}
 		}
 	}
-}
-
-// checkpoint runs a PASSIVE checkpoint and returns the frames in the WAL.
-func (c *checkpointer) checkpoint() (int, error) {
-	frames, _, err := c.passive()
-	return frames, err
 }
 
 // passive runs a PASSIVE checkpoint: it returns the frames in the WAL and
@@ -96,20 +90,16 @@ func (c *checkpointer) passive() (frames, copied int, err error) {
 const catchUpFrames = 1000
 
 // catchUp runs PASSIVE checkpoints again while writes go on, each copying
-// what came during the one before, until what is left is small: the restart
-// then copies only that while writes wait.
-func (c *checkpointer) catchUp() {
-	_, before, err := c.passive()
+// what came during the one before (the first, what came since copied
+// frames were in the database file), until what is left is small: the
+// restart then copies only that while writes wait.
+func (c *checkpointer) catchUp(copied int) {
 	for range 4 {
-		if err != nil {
+		frames, done, err := c.passive()
+		if err != nil || frames-copied < catchUpFrames {
 			return
 		}
-		var frames, copied int
-		frames, copied, err = c.passive()
-		if frames-before < catchUpFrames {
-			return
-		}
-		before = copied
+		copied = done
 	}
 }
 
