@@ -9,6 +9,7 @@ import (
 
 	"integrations"
 	"integrations/internal/storetest"
+	"integrations/sqlstore"
 )
 
 // TestConcurrentWritesStayApart sends many write transactions at once, as
@@ -140,5 +141,49 @@ func TestWriteWaitsForItsCommit(t *testing.T) {
 		}
 		close(stop)
 		wg.Wait()
+	})
+}
+
+// TestUniqueViolationRunsAgain checks how Update treats a unique violation:
+// it runs the transaction again, on fresh data, since on PostgreSQL the row
+// in the way may come from a race that a new snapshot no longer meets; one
+// that keeps coming back is a conflict, answered as such.
+func TestUniqueViolationRunsAgain(t *testing.T) {
+	tests := []struct {
+		name     string
+		clashes  int // runs that meet the taken email before one does not
+		wantRuns int
+		wantCode string
+	}{
+		{"a race that clears at once", 1, 2, ""},
+		{"a race met again by the runs again", sqlstore.MaxUniqueRetries, sqlstore.MaxUniqueRetries + 1, ""},
+		{"a real conflict", 1000, sqlstore.MaxUniqueRetries + 1, integrations.ECONFLICT},
+	}
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := open(t)
+		if err := store.Update(t.Context(), func(tx integrations.Tx) error {
+			return tx.CreateUser(&integrations.User{ID: "taken", DisplayName: "T", Email: "taken@example.com", CreatedAt: tx.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for n, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				runs := 0
+				err := store.Update(t.Context(), func(tx integrations.Tx) error {
+					runs++
+					email := "taken@example.com"
+					if runs > tt.clashes {
+						email = fmt.Sprintf("free%d@example.com", n)
+					}
+					return tx.CreateUser(&integrations.User{ID: fmt.Sprintf("new%d", n), DisplayName: "N", Email: email, CreatedAt: tx.Now()})
+				})
+				if code := integrations.ErrorCode(err); code != tt.wantCode || (tt.wantCode == "" && err != nil) {
+					t.Errorf("error %v (code %q), want code %q", err, code, tt.wantCode)
+				}
+				if runs != tt.wantRuns {
+					t.Errorf("ran %d times, want %d", runs, tt.wantRuns)
+				}
+			})
+		}
 	})
 }

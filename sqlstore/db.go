@@ -180,6 +180,10 @@ func (db *DB) View(ctx context.Context, fn func(integrations.Tx) error) error {
 // conflicting with concurrent ones.
 const maxAttempts = 50
 
+// maxUniqueRetries bounds how many times Update runs again a transaction
+// that ran into a unique violation (see uniqueViolation).
+const maxUniqueRetries = 3
+
 // Update runs fn in a read-write transaction, again when the database reports
 // a conflict with a concurrent transaction.
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
@@ -194,21 +198,21 @@ func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error 
 // its predicate reads conflict with every write that adds an event). Each
 // statement sees what committed before it began: a row read by one
 // statement may be gone by the next, so a foreign key violation, like a
-// unique one, runs fn once more, on fresh data.
+// unique one, runs fn again, on fresh data.
 func (db *DB) UpdateLeases(ctx context.Context, fn func(integrations.Tx) error) error {
 	return db.update(ctx, db.dialect.LeaseTx, true, fn)
 }
 
 func (db *DB) update(ctx context.Context, opts sql.TxOptions, retryForeignKey bool, fn func(integrations.Tx) error) error {
-	retriedUnique := false
+	uniqueRetries := 0
 	for attempt := 1; ; attempt++ {
 		err := db.writeTx(ctx, opts, fn)
 		var u *uniqueViolation
 		if errors.As(err, &u) {
 			err = u.err
-			if !retriedUnique && (!u.foreignKey || retryForeignKey) {
-				retriedUnique = true
-				continue
+			if uniqueRetries < maxUniqueRetries && (!u.foreignKey || retryForeignKey) {
+				uniqueRetries++
+				err = &retryable{u.err}
 			}
 		}
 		var r *retryable
@@ -227,13 +231,16 @@ func (db *DB) update(ctx context.Context, opts sql.TxOptions, retryForeignKey bo
 }
 
 // uniqueViolation marks the error of a transaction that ran into a unique
-// violation. Update runs it once more: on PostgreSQL the row in the way may
-// come from a concurrent transaction that committed after this one began, so
-// that the checks that ran before the insert could not see it (PostgreSQL
-// reports such a race as a serialization failure only when those checks
-// used the unique index). On a fresh snapshot the checks see the row, as
-// they always do on SQLite, where writers take turns; a violation that
-// happens again is a real conflict. In the READ COMMITTED transactions of
+// violation. Update runs it again, up to maxUniqueRetries times: on
+// PostgreSQL the row in the way may come from a concurrent transaction that
+// committed after this one began, so that the checks that ran before the
+// insert could not see it (PostgreSQL reports such a race as a
+// serialization failure only when those checks used the unique index). On a
+// fresh snapshot the checks see the row, as they always do on SQLite, where
+// writers take turns; but the row may be gone again by then and another
+// come in its place (an integration unpublished and published again while
+// a publication of the same name runs), so that one more run can meet the
+// same race. A violation that keeps coming back is a real conflict. In the READ COMMITTED transactions of
 // UpdateLeases a foreign key violation (foreignKey) may have the same cause:
 // the row referred to was deleted after an earlier statement read it.
 type uniqueViolation struct {

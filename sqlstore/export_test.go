@@ -1,0 +1,4 @@
+package sqlstore
+
+// MaxUniqueRetries exposes maxUniqueRetries to the tests of sqlstore_test.
+const MaxUniqueRetries = maxUniqueRetries
