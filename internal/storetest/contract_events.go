@@ -192,20 +192,21 @@ func testEvents(t *testing.T, s integrations.Store) {
 			t.Fatalf("a committed claim did not hold: %s, %v", eventIDs(got), err)
 		}
 		// A foreign key violation may come from a row deleted since an
-		// earlier statement read it: UpdateLeases runs the transaction once
-		// more, on fresh data; Update, whose reads are one snapshot, does not.
+		// earlier statement read it: UpdateLeases runs the transaction
+		// again, on fresh data, a few times at most before it gives up;
+		// Update, whose reads are one snapshot, does not.
 		for _, tt := range []struct {
-			name string
-			run  func(context.Context, func(integrations.Tx) error) error
-			want int
-		}{{"UpdateLeases", s.UpdateLeases, 2}, {"Update", s.Update, 1}} {
+			name             string
+			run              func(context.Context, func(integrations.Tx) error) error
+			minRuns, maxRuns int
+		}{{"UpdateLeases", s.UpdateLeases, 2, 5}, {"Update", s.Update, 1, 1}} {
 			runs := 0
 			err := tt.run(t.Context(), func(tx integrations.Tx) error {
 				runs++
 				return tx.CreateEvent(event("orphan", "nope", "", t0))
 			})
-			if integrations.ErrorCode(err) != integrations.ENOTFOUND || runs != tt.want {
-				t.Errorf("%s with a foreign key violation: %v after %d runs, want ENOTFOUND after %d", tt.name, err, runs, tt.want)
+			if integrations.ErrorCode(err) != integrations.ENOTFOUND || runs < tt.minRuns || runs > tt.maxRuns {
+				t.Errorf("%s with a foreign key violation: %v after %d runs, want ENOTFOUND after %d to %d", tt.name, err, runs, tt.minRuns, tt.maxRuns)
 			}
 		}
 	})
