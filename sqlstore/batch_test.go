@@ -156,7 +156,7 @@ func TestUniqueViolationRunsAgain(t *testing.T) {
 		wantCode string
 	}{
 		{"a race that clears at once", 1, 2, ""},
-		{"a race met again by the runs again", sqlstore.MaxUniqueRetries, sqlstore.MaxUniqueRetries + 1, ""},
+		{"a race met on every run but the last", sqlstore.MaxUniqueRetries, sqlstore.MaxUniqueRetries + 1, ""},
 		{"a real conflict", 1000, sqlstore.MaxUniqueRetries + 1, integrations.ECONFLICT},
 	}
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {

@@ -240,9 +240,10 @@ func (db *DB) update(ctx context.Context, opts sql.TxOptions, retryForeignKey bo
 // writers take turns; but the row may be gone again by then and another
 // come in its place (an integration unpublished and published again while
 // a publication of the same name runs), so that one more run can meet the
-// same race. A violation that keeps coming back is a real conflict. In the READ COMMITTED transactions of
-// UpdateLeases a foreign key violation (foreignKey) may have the same cause:
-// the row referred to was deleted after an earlier statement read it.
+// same race. A violation that keeps coming back is a real conflict. In the
+// READ COMMITTED transactions of UpdateLeases a foreign key violation
+// (foreignKey) may have the same cause: the row referred to was deleted
+// after an earlier statement read it.
 type uniqueViolation struct {
 	err        error
 	foreignKey bool
