@@ -1,8 +1,19 @@
 package postgres
 
 import (
+	"context"
 	"database/sql"
+	"time"
+
+	"integrations/sqlstore"
 )
+
+// OpenWithReadWindow opens the store as Open does, with another ReadWindow.
+func OpenWithReadWindow(ctx context.Context, url string, opts Options, window time.Duration) (*sqlstore.DB, error) {
+	d := Dialect
+	d.ReadWindow = window
+	return open(ctx, url, opts, d)
+}
 
 // OpenDB opens the connection pool that Open would use, without migrating,
 // so that tests can look at the connections' settings.

@@ -58,6 +58,10 @@ const (
 // migrate one after the other: the first applies the migrations and the
 // others find nothing left to do.
 func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
+	return open(ctx, url, opts, Dialect)
+}
+
+func open(ctx context.Context, url string, opts Options, d sqlstore.Dialect) (*sqlstore.DB, error) {
 	cfg, err := config(url, opts)
 	if err != nil {
 		return nil, err
@@ -66,7 +70,7 @@ func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	db := openDB(cfg, opts)
-	return sqlstore.New(db, db, Dialect), nil
+	return sqlstore.New(db, db, d), nil
 }
 
 // config parses the URL and applies the options to it.
@@ -198,6 +202,9 @@ var Dialect = sqlstore.Dialect{
 	SkipLocked:   " FOR UPDATE SKIP LOCKED",
 	LockRow:      " FOR KEY SHARE",
 	VersionQuery: versionQuery,
+	// One reading of the version serves the requests of the next
+	// millisecond, and each write returns 1.1 ms after its commit.
+	ReadWindow: ReadWindow,
 	// Reads see one snapshot; writes are serializable, and Update runs them
 	// again when PostgreSQL reports a conflict. Claims of events and the
 	// attempts recorded under their leases are READ COMMITTED: in a
@@ -231,6 +238,15 @@ var Dialect = sqlstore.Dialect{
 // transaction begins or rolls back: caches then recompute for nothing, which
 // costs time, never correctness. Reading it costs no table access.
 const versionQuery = `SELECT pg_current_snapshot()::text`
+
+// ReadWindow is the store's sqlstore.Dialect.ReadWindow: a reading of the
+// version serves the requests that ask within a millisecond after its query
+// began, so that under load one round trip serves a millisecond of requests
+// (a few dozen) instead of those that came during the round trip before
+// (about five), and every write returns 1.1 ms after its commit. Each
+// process must use the same window, or one may serve an answer older than
+// a write that another returned.
+const ReadWindow = time.Millisecond
 
 // hasCode returns a function that reports whether an error is a PostgreSQL
 // error with one of the SQLSTATE codes.

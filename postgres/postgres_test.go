@@ -767,3 +767,53 @@ func TestLoadAnalyzes(t *testing.T) {
 		t.Errorf("after the load, organizations analyzed: %v, vacuumed: %v", analyzed, vacuumed)
 	}
 }
+
+// TestReadWindow shows the read window between two processes on one
+// database: a reading of the version serves the requests of the window after
+// its query began, even when something committed meanwhile, and a write
+// through Update returns only once no process can give a reading older than
+// its commit.
+func TestReadWindow(t *testing.T) {
+	url := storetest.PostgresSchemaURL(t)
+	ctx := t.Context()
+	const window = time.Second // far longer than the steps below
+	open := func() *sqlstore.DB {
+		s, err := postgres.OpenWithReadWindow(ctx, url, storetest.TestOptions, window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	raw, err := postgres.OpenDB(url, storetest.TestOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+
+	before, err := b.Version(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A commit outside Update, which does not wait: b's reading still serves.
+	if _, err := raw.ExecContext(ctx, `SELECT txid_current()`); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := b.Version(ctx); v != before {
+		t.Fatalf("b read the version again within the window: %s, then %s", before, v)
+	}
+	began := time.Now()
+	err = a.Update(ctx, func(tx integrations.Tx) error {
+		return tx.CreateUser(&integrations.User{ID: "u", DisplayName: "U", CreatedAt: tx.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < window+window/10 {
+		t.Errorf("Update returned %v after it began, within the window", took)
+	}
+	if v, _ := b.Version(ctx); v == before {
+		t.Errorf("after a write through a returned, b gives the version read before it: %s", v)
+	}
+}

@@ -24,6 +24,15 @@ type Dialect struct {
 	// VersionQuery returns a value that changes whenever a transaction
 	// commits anywhere in the database, read with Store.Version.
 	VersionQuery string
+	// ReadWindow lets one reading of the version, or of the reference
+	// generation, serve every request that asks within this time after its
+	// query began, not only those that asked before it began. In exchange
+	// Update returns only once this time, and a tenth more, has passed
+	// since its commit: a request that comes after the write returned, to
+	// this process or to any other that uses the same window, asks more
+	// than the window after the commit, so the reading it gets began after
+	// the commit. Zero: each request gets a reading begun after it asked.
+	ReadWindow time.Duration
 	// SkipLocked is appended to the SELECT that claims events: " FOR UPDATE
 	// SKIP LOCKED" where concurrent writers exist, "" where writes are serial.
 	SkipLocked string
@@ -88,6 +97,8 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if d.BatchWrites {
 		db.batch = newBatcher(db)
 	}
+	db.versions.window = d.ReadWindow
+	db.generations.window = d.ReadWindow
 	db.versions.query = func(ctx context.Context) (v string, err error) {
 		err = db.readRow(ctx, d.VersionQuery).Scan(&v)
 		return v, err
@@ -185,9 +196,15 @@ const maxAttempts = 50
 const maxUniqueRetries = 3
 
 // Update runs fn in a read-write transaction, again when the database reports
-// a conflict with a concurrent transaction.
+// a conflict with a concurrent transaction. With a ReadWindow it returns once
+// the window has passed since the end of the transaction, whatever the
+// outcome: a commit whose answer was lost may have happened.
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
-	return db.update(ctx, db.dialect.WriteTx, false, fn)
+	err := db.update(ctx, db.dialect.WriteTx, false, fn)
+	if w := db.dialect.ReadWindow; w > 0 {
+		time.Sleep(w + w/10) // the tenth for clocks that do not run at quite the same rate
+	}
+	return err
 }
 
 // UpdateLeases runs fn in a read-write transaction of the options LeaseTx,

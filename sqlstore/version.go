@@ -9,20 +9,24 @@ import (
 // sharedReads shares the reads of a value that changes with commits (the
 // store's version, the reference generation) among the requests that ask
 // for it at the same time. Each request needs a value read by a query that
-// began after it asked, so that no write that returned before is missing
-// from it; one query that begins after several requests asked serves them
-// all. So at most one query runs at a time and one more waits: under load a
-// round trip to the database serves every request that came during the one
-// before, instead of one each.
+// began no earlier than window before it asked: with window 0, after it
+// asked, so that no write that returned before is missing from it; with a
+// window, the writes wait for it after they commit (see Dialect.ReadWindow),
+// to the same effect. One query serves every request that asks within that
+// bound: at most one query runs at a time and one more waits, and a request
+// that finds a value read recently enough takes it without waiting.
 type sharedReads[T any] struct {
 	mu      sync.Mutex
-	running bool           // a query is under way
+	window  time.Duration
+	running *sharedRead[T] // the query under way, if any
 	next    *sharedRead[T] // the query to run when it ends, for those who asked since it began
+	last    *sharedRead[T] // the last query that succeeded
 	query   func(ctx context.Context) (T, error)
 }
 
 type sharedRead[T any] struct {
 	done  chan struct{}
+	begun time.Time // when the query began, before it was sent
 	value T
 	err   error
 }
@@ -31,13 +35,26 @@ type sharedRead[T any] struct {
 const sharedTimeout = 10 * time.Second
 
 func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
+	asked := time.Now()
 	v.mu.Lock()
-	if v.next == nil {
-		v.next = &sharedRead[T]{done: make(chan struct{})}
+	if v.window > 0 {
+		if l := v.last; l != nil && asked.Sub(l.begun) <= v.window {
+			v.mu.Unlock()
+			return l.value, nil
+		}
 	}
-	r := v.next
-	if !v.running {
-		v.running, v.next = true, nil
+	var r *sharedRead[T]
+	switch {
+	case v.running != nil && v.window > 0 && asked.Sub(v.running.begun) <= v.window:
+		r = v.running
+	case v.running != nil:
+		if v.next == nil {
+			v.next = &sharedRead[T]{done: make(chan struct{})}
+		}
+		r = v.next
+	default:
+		r = &sharedRead[T]{done: make(chan struct{}), begun: time.Now()}
+		v.running = r
 		go v.run(r)
 	}
 	v.mu.Unlock()
@@ -56,11 +73,18 @@ func (v *sharedReads[T]) run(r *sharedRead[T]) {
 		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
 		r.value, r.err = v.query(ctx)
 		cancel()
-		close(r.done)
 		v.mu.Lock()
+		if r.err == nil {
+			v.last = r
+		}
+		ended := r
 		r, v.next = v.next, nil
-		v.running = r != nil
+		if r != nil {
+			r.begun = time.Now()
+		}
+		v.running = r
 		v.mu.Unlock()
+		close(ended.done)
 	}
 }
 

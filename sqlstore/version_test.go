@@ -48,3 +48,91 @@ func TestVersionReadsShareQueries(t *testing.T) {
 		t.Errorf("%d queries for %d requests: they were not shared", n, requests*5)
 	}
 }
+
+// TestVersionReadsWithinWindow checks that with a window a reading serves
+// the requests that ask within the window after its query began, and never
+// one that asks later.
+func TestVersionReadsWithinWindow(t *testing.T) {
+	const window = 20 * time.Millisecond
+	var mu sync.Mutex
+	var begun []time.Time // when each query began, by the value it returns
+	var roundTrip atomic.Int64
+	roundTrip.Store(int64(time.Millisecond))
+	v := &sharedReads[string]{window: window, query: func(ctx context.Context) (string, error) {
+		mu.Lock()
+		begun = append(begun, time.Now())
+		n := len(begun) - 1
+		mu.Unlock()
+		time.Sleep(time.Duration(roundTrip.Load()))
+		return strconv.Itoa(n), nil
+	}}
+	beganAt := func(value string) time.Time {
+		n, _ := strconv.Atoi(value)
+		mu.Lock()
+		defer mu.Unlock()
+		return begun[n]
+	}
+	queries := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(begun)
+	}
+
+	first, _ := v.get(t.Context())
+	if again, _ := v.get(t.Context()); again != first || queries() != 1 {
+		t.Fatalf("right after a reading: %s after %s, %d queries; want the same reading", again, first, queries())
+	}
+	time.Sleep(window + time.Millisecond)
+	if later, _ := v.get(t.Context()); later == first || queries() != 2 {
+		t.Fatalf("after the window: %s after %s, %d queries; want a new reading", later, first, queries())
+	}
+
+	// Under concurrent requests, for five windows.
+	start := time.Now()
+	var wg sync.WaitGroup
+	var old atomic.Int64
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Since(start) < 5*window {
+				asked := time.Now()
+				got, err := v.get(t.Context())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if asked.Sub(beganAt(got)) > window {
+					old.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if n := old.Load(); n > 0 {
+		t.Errorf("%d requests got a reading begun more than the window before they asked", n)
+	}
+	// A query begins once the last reading is a window old: about one a
+	// window, give or take the one under way.
+	if n := queries() - 2; n > 5*2+2 {
+		t.Errorf("%d queries in five windows: the readings were not shared", n)
+	}
+
+	// A query slower than the window serves those who asked while it was
+	// young, not those who asked once it was older than the window.
+	time.Sleep(window + time.Millisecond)
+	roundTrip.Store(int64(3 * window))
+	done := make(chan string)
+	go func() {
+		got, _ := v.get(t.Context())
+		done <- got
+	}()
+	time.Sleep(2 * window)
+	asked := time.Now()
+	late, _ := v.get(t.Context())
+	if asked.Sub(beganAt(late)) > window {
+		t.Errorf("a request that asked %v after a slow query began got its reading", asked.Sub(beganAt(<-done)))
+	} else {
+		<-done
+	}
+}
