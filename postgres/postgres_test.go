@@ -771,8 +771,8 @@ func TestLoadAnalyzes(t *testing.T) {
 // TestReadWindow shows the read window between two processes on one
 // database: a reading of the version serves the requests of the window after
 // its query began, even when something committed meanwhile, and a write
-// through Update returns only once no process can give a reading older than
-// its commit.
+// through Update or Load returns only once no process can give a reading
+// older than its commit.
 func TestReadWindow(t *testing.T) {
 	url := storetest.PostgresSchemaURL(t)
 	ctx := t.Context()
@@ -813,7 +813,20 @@ func TestReadWindow(t *testing.T) {
 	if took := time.Since(began); took < window+window/10 {
 		t.Errorf("Update returned %v after it began, within the window", took)
 	}
-	if v, _ := b.Version(ctx); v == before {
-		t.Errorf("after a write through a returned, b gives the version read before it: %s", v)
+	after, _ := b.Version(ctx)
+	if after == before {
+		t.Errorf("after a write through a returned, b gives the version read before it: %s", after)
+	}
+	// A bulk load waits the same.
+	began = time.Now()
+	err = a.Load(ctx, &integrations.Dataset{Users: []integrations.User{{ID: "v", DisplayName: "V", CreatedAt: time.Now()}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took < window+window/10 {
+		t.Errorf("Load returned %v after it began, within the window", took)
+	}
+	if v, _ := b.Version(ctx); v == after {
+		t.Errorf("after a load through a returned, b gives the version read before it: %s", v)
 	}
 }

@@ -38,8 +38,10 @@ type bulkTable struct {
 // Load inserts a dataset, table after table, on one connection, and
 // reports its progress with progress (which may be nil). Rows that break a
 // constraint of the database make it fail; the transactions committed
-// before stay, so a failed load leaves part of the dataset behind.
+// before stay, so a failed load leaves part of the dataset behind. Like
+// Update, it returns once the ReadWindow has passed since its last commit.
 func (db *DB) Load(ctx context.Context, d *integrations.Dataset, progress func(table string, done, total int)) (err error) {
+	defer db.waitReadWindow()
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}

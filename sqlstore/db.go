@@ -27,11 +27,12 @@ type Dialect struct {
 	// ReadWindow lets one reading of the version, or of the reference
 	// generation, serve every request that asks within this time after its
 	// query began, not only those that asked before it began. In exchange
-	// Update returns only once this time, and a tenth more, has passed
-	// since its commit: a request that comes after the write returned, to
-	// this process or to any other that uses the same window, asks more
-	// than the window after the commit, so the reading it gets began after
-	// the commit. Zero: each request gets a reading begun after it asked.
+	// Update (and Load) returns only once this time, and a tenth more, has
+	// passed since its commit: a request that comes after the write
+	// returned, to this process or to any other that uses the same window,
+	// asks more than the window after the commit, so the reading it gets
+	// began after the commit. Zero: each request gets a reading begun after
+	// it asked.
 	ReadWindow time.Duration
 	// SkipLocked is appended to the SELECT that claims events: " FOR UPDATE
 	// SKIP LOCKED" where concurrent writers exist, "" where writes are serial.
@@ -200,11 +201,17 @@ const maxUniqueRetries = 3
 // the window has passed since the end of the transaction, whatever the
 // outcome: a commit whose answer was lost may have happened.
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
-	err := db.update(ctx, db.dialect.WriteTx, false, fn)
+	defer db.waitReadWindow()
+	return db.update(ctx, db.dialect.WriteTx, false, fn)
+}
+
+// waitReadWindow waits, after a write, for the ReadWindow and a tenth more,
+// the tenth for the clocks of processes that do not run at quite the same
+// rate: then every process reads the version and the generation anew.
+func (db *DB) waitReadWindow() {
 	if w := db.dialect.ReadWindow; w > 0 {
-		time.Sleep(w + w/10) // the tenth for clocks that do not run at quite the same rate
+		time.Sleep(w + w/10)
 	}
-	return err
 }
 
 // UpdateLeases runs fn in a read-write transaction of the options LeaseTx,
