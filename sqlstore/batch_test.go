@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -184,6 +185,53 @@ func TestUniqueViolationRunsAgain(t *testing.T) {
 					t.Errorf("ran %d times, want %d", runs, tt.wantRuns)
 				}
 			})
+		}
+	})
+}
+
+// TestDatabaseFailureInABatch sends write transactions at once, some of
+// which run a statement that the database refuses before they changed
+// anything (where writes share batches, SQLite, among the others of their
+// batch): each failing one must answer the database's error, and every
+// other commit as if it ran alone.
+func TestDatabaseFailureInABatch(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := open(t)
+		for round := range 5 {
+			const n = 40
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for k := range n {
+				wg.Go(func() {
+					<-start
+					errs[k] = store.Update(t.Context(), func(tx integrations.Tx) error {
+						if k%8 == 5 {
+							return sqlstore.FailInDatabase(tx)
+						}
+						return tx.CreateUser(&integrations.User{ID: fmt.Sprintf("r%d-u%d", round, k), DisplayName: "U", CreatedAt: tx.Now()})
+					})
+				})
+			}
+			close(start)
+			wg.Wait()
+			for k, err := range errs {
+				id := fmt.Sprintf("r%d-u%d", round, k)
+				getErr := store.View(t.Context(), func(tx integrations.Tx) error {
+					_, err := tx.User(id)
+					return err
+				})
+				switch {
+				case k%8 == 5:
+					if err == nil || !strings.Contains(err.Error(), "no_such_table") {
+						t.Errorf("transaction %d: error %v, want the database's own", k, err)
+					}
+				case err != nil:
+					t.Errorf("transaction %d: %v, want success", k, err)
+				case getErr != nil:
+					t.Errorf("user %s: %v, want it stored", id, getErr)
+				}
+			}
 		}
 	})
 }
