@@ -113,8 +113,9 @@ type Tx interface {
 	CountInstallationSpaces(in *Installation) error
 	Installations(f InstallationFilter, p Page) ([]*Installation, int, error)
 
-	// CreateEvent adds an event to the outbox and sets its Seq.
-	CreateEvent(e *Event) error
+	// CreateEvent adds an event to the outbox, with the attempts that were
+	// made already (an event created failed has its one), and sets its Seq.
+	CreateEvent(e *Event, attempts ...*EventAttempt) error
 	Event(id string) (*Event, error)
 	Events(f EventFilter, p Page) ([]*Event, int, error)
 	EventAttempts(eventID string) ([]*EventAttempt, error)

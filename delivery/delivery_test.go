@@ -626,8 +626,8 @@ type eventsTx struct {
 	ids []string
 }
 
-func (t *eventsTx) CreateEvent(e *integrations.Event) error {
-	err := t.Tx.CreateEvent(e)
+func (t *eventsTx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventAttempt) error {
+	err := t.Tx.CreateEvent(e, attempts...)
 	if err == nil {
 		t.ids = append(t.ids, e.ID)
 	}

@@ -224,6 +224,8 @@ var Dialect = sqlstore.Dialect{
 	// frees up as the concurrent transactions end.
 	IsRetryable:   hasCode("40001", "40P01", "53200"),
 	IsUnavailable: isUnavailable,
+	// An event and its first attempt go in one statement.
+	InsertInWith: true,
 	// After a bulk load, the planner's statistics and the visibility map
 	// are made at once, rather than by autovacuum a minute later, while
 	// the server serves: its transactions would change the snapshot that

@@ -50,7 +50,7 @@ func emit(tx integrations.Tx, integrationID, orgID string, p eventPayload, delay
 		Type: p.Type, Payload: payload, Status: integrations.EventPending,
 		NextAttemptAt: tx.Now().Add(delay), CreatedAt: tx.Now(), UpdatedAt: tx.Now(),
 	}
-	var why string
+	var first []*integrations.EventAttempt
 	if delay == 0 {
 		i, err := tx.IntegrationByID(integrationID)
 		if err != nil {
@@ -61,14 +61,11 @@ func emit(tx integrations.Tx, integrationID, orgID string, p eventPayload, delay
 			return nil, err
 		}
 		if url, _, _, reason := route(i, d, orgID); url == "" {
-			why = reason
 			e.Status, e.Attempts = integrations.EventFailed, 1
+			first = append(first, &integrations.EventAttempt{EventID: e.ID, Attempt: 1, At: tx.Now(), Error: "not delivered: " + reason})
 		}
 	}
-	if err := tx.CreateEvent(e); err != nil || why == "" {
-		return e, err
-	}
-	return e, tx.AddAttempt(&integrations.EventAttempt{EventID: e.ID, Attempt: 1, At: tx.Now(), Error: "not delivered: " + why})
+	return e, tx.CreateEvent(e, first...)
 }
 
 // configOrEmpty returns configuration values, {} when there are none.

@@ -52,11 +52,11 @@ type watchTx struct {
 	emitted *bool
 }
 
-func (w *watchTx) CreateEvent(e *integrations.Event) error {
+func (w *watchTx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventAttempt) error {
 	if e.Status == integrations.EventPending {
 		*w.emitted = true
 	}
-	return w.Tx.CreateEvent(e)
+	return w.Tx.CreateEvent(e, attempts...)
 }
 
 func (w *watchTx) RetryEvent(id string, at time.Time) error {

@@ -54,6 +54,10 @@ type Dialect struct {
 	// LastInsertID says that the driver reports the key an INSERT gave
 	// its row (sql.Result.LastInsertId): cheaper than RETURNING it.
 	LastInsertID bool
+	// InsertInWith says that the database runs an INSERT inside a WITH
+	// clause of another (PostgreSQL; SQLite does not): writes that go
+	// together can then share one statement, and one round trip.
+	InsertInWith bool
 
 	// BatchWrites runs concurrent write transactions in batches that share
 	// one commit (group commit): for a database with one writer, where they

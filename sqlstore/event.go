@@ -26,21 +26,36 @@ func scanEvent(s scanner) (*integrations.Event, error) {
 	return &e, nil
 }
 
-func (t *tx) CreateEvent(e *integrations.Event) error {
+// CreateEvent adds the event, then its attempts. Where the database runs an
+// INSERT inside WITH (Dialect.InsertInWith), an event with one attempt, the
+// usual case (one created failed), is one statement: one round trip.
+func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventAttempt) error {
 	const insert = `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	args := []any{e.ID, e.IntegrationID, e.InstallationID, e.SpaceID, e.OrganizationID, e.Type, string(e.Payload), string(e.Status), e.Attempts,
 		micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt)}
 	var err error
-	if t.db.dialect.LastInsertID {
+	switch {
+	case len(attempts) == 1 && t.db.dialect.InsertInWith:
+		err = t.queryRow(`WITH attempt AS (`+insertAttempt+`) `+insert+` RETURNING seq`, append(attemptArgs(attempts[0]), args...)...).Scan(&e.Seq)
+		return t.insertErr(err, "This event")
+	case t.db.dialect.LastInsertID:
 		var res sql.Result
 		if res, err = t.exec(insert, args...); err == nil {
 			e.Seq, err = res.LastInsertId()
 		}
-	} else {
+	default:
 		err = t.queryRow(insert+` RETURNING seq`, args...).Scan(&e.Seq)
 	}
-	return t.insertErr(err, "This event")
+	if err != nil {
+		return t.insertErr(err, "This event")
+	}
+	for _, a := range attempts {
+		if err := t.AddAttempt(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tx) Event(id string) (*integrations.Event, error) {
@@ -110,9 +125,14 @@ const eventColumnsBare = `seq, id, integration_id, installation_id, space_id, or
 // attempts have no foreign key to their events (PostgreSQL: migration 0007),
 // nothing else checks that the event exists.
 func (t *tx) AddAttempt(a *integrations.EventAttempt) error {
-	_, err := t.exec(`INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds())
+	_, err := t.exec(insertAttempt, attemptArgs(a)...)
 	return t.insertErr(err, "This attempt")
+}
+
+const insertAttempt = `INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+func attemptArgs(a *integrations.EventAttempt) []any {
+	return []any{a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds()}
 }
 
 // RecordAttempt locks the event's row before it adds the attempt: by the

@@ -232,6 +232,41 @@ func testEvents(t *testing.T, s integrations.Store) {
 			t.Errorf("the event made again has the attempts %+v of the deleted one", got)
 		}
 	})
+	t.Run("created with its attempts", func(t *testing.T) {
+		build(t, s, func(b builder) { b.integration(newIntegration("i3", "three", "o1")) })
+		failed := func(id, integrationID string, attempts int) (*integrations.Event, []*integrations.EventAttempt) {
+			e := event(id, integrationID, "", t0)
+			e.Status, e.Attempts = integrations.EventFailed, attempts
+			var list []*integrations.EventAttempt
+			for n := 1; n <= attempts; n++ {
+				list = append(list, &integrations.EventAttempt{EventID: id, Attempt: n, At: at(n), Target: "https://example.com/" + id,
+					StatusCode: 500 + n, Error: fmt.Sprintf("not delivered %d", n), Duration: time.Duration(n) * time.Millisecond})
+			}
+			return e, list
+		}
+		for _, n := range []int{1, 2} {
+			id := fmt.Sprintf("failed%d", n)
+			e, attempts := failed(id, "i3", n)
+			update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(e, attempts...) })
+			if e.Seq == 0 {
+				t.Fatalf("%s: CreateEvent set no Seq", id)
+			}
+			got := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event(id) })
+			sameJSON(t, id, got, e)
+			sameJSON(t, id+"'s attempts", get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts(id) }), attempts)
+			// The same event again fails, and adds no attempt either.
+			again, more := failed(id, "i3", 1)
+			more[0].Error = "again"
+			failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error { return tx.CreateEvent(again, more...) })
+			sameJSON(t, id+"'s attempts after a conflict", get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts(id) }), attempts)
+		}
+		// One of an unknown integration fails, and leaves no attempt behind.
+		orphan, attempts := failed("orphan1", "nope", 1)
+		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.CreateEvent(orphan, attempts...) })
+		if got := get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts("orphan1") }); len(got) != 0 {
+			t.Errorf("attempts of an event that failed to be created: %d, want none", len(got))
+		}
+	})
 }
 
 // OverlappingClaims checks what only a store with concurrent writers can
