@@ -17,7 +17,7 @@ import (
 // The ceiling of the writes on PostgreSQL. Without the server, the same
 // enable-then-disable pairs are sent to PostgreSQL as the transactions that
 // the server runs for them, statement for statement (the reference
-// generation, the space installation's insert or delete, the event and its
+// generation, the space installation's insert or delete, the event with its
 // attempt), on the seeded database, from as many connections as the server
 // has (its --db-max-conns default). What PostgreSQL does then on this
 // machine is the most the server's pairs could reach with this design: the
@@ -143,16 +143,15 @@ func generation(ctx context.Context, tx pgx.Tx) error {
 }
 
 // ceilingEvent writes the event of a change, failed at once with its one
-// attempt, as the server does for an integration with nowhere to send it.
+// attempt, as the server does for an integration with nowhere to send it:
+// one statement, the attempt's INSERT inside the event's.
 func ceilingEvent(ctx context.Context, tx pgx.Tx, integrationID, installationID, spaceID, orgID, typ string) error {
 	id := integrations.NewEventID()
 	now := time.Now().UnixMicro()
 	payload := fmt.Sprintf(`{"eventId":%q,"type":%q,"installationId":%q,"spaceId":%q}`, id, typ, installationID, spaceID)
-	if _, err := tx.Exec(ctx, `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`, id, integrationID, installationID, spaceID, orgID, typ, payload, now); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $2, '', 0, 'not delivered: no URL', 0)`, id, now)
+	_, err := tx.Exec(ctx, `WITH attempt AS (INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $8, '', 0, 'not delivered: no URL', 0))
+		INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`, id, integrationID, installationID, spaceID, orgID, typ, payload, now)
 	return err
 }
 

@@ -226,11 +226,78 @@ var Dialect = sqlstore.Dialect{
 	IsUnavailable: isUnavailable,
 	// An event and its first attempt go in one statement.
 	InsertInWith: true,
+	// A transaction's BEGIN and its reading of the reference generation
+	// go in one round trip.
+	Begin:  begin,
+	Commit: commit,
 	// After a bulk load, the planner's statistics and the visibility map
 	// are made at once, rather than by autovacuum a minute later, while
 	// the server serves: its transactions would change the snapshot that
 	// labels the server's cached answers (Version), and empty the cache.
 	LoadDone: "VACUUM (ANALYZE)",
+}
+
+// begin sends BEGIN, with the options, and the reading of the reference
+// generation as one query of the simple protocol: PostgreSQL runs them in
+// turn, the reading inside the transaction, which stays open after the
+// query (one BEGIN in a query of several statements opens a transaction
+// block that outlives it). On an error the connection may be left in the
+// transaction; the caller closes it, and pgx's database/sql driver drops a
+// connection that comes back to the pool in a transaction.
+func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions) (int64, error) {
+	query, err := beginQuery(opts)
+	if err != nil {
+		return 0, err
+	}
+	var gen int64
+	err = conn.Raw(func(driverConn any) error {
+		results, err := driverConn.(*stdlib.Conn).Conn().PgConn().Exec(ctx, query).ReadAll()
+		if err != nil {
+			return err
+		}
+		if len(results) != 2 || len(results[1].Rows) != 1 || len(results[1].Rows[0]) != 1 {
+			return errors.New("postgres: the reference generation: no row")
+		}
+		gen, err = strconv.ParseInt(string(results[1].Rows[0][0]), 10, 64)
+		return err
+	})
+	return gen, err
+}
+
+// beginQuery returns the query that begin sends.
+func beginQuery(opts sql.TxOptions) (string, error) {
+	var isolation string
+	switch opts.Isolation {
+	case sql.LevelDefault:
+	case sql.LevelReadCommitted:
+		isolation = " ISOLATION LEVEL READ COMMITTED"
+	case sql.LevelRepeatableRead:
+		isolation = " ISOLATION LEVEL REPEATABLE READ"
+	case sql.LevelSerializable:
+		isolation = " ISOLATION LEVEL SERIALIZABLE"
+	default:
+		return "", fmt.Errorf("postgres: unsupported isolation %v", opts.Isolation)
+	}
+	access := ""
+	if opts.ReadOnly {
+		access = " READ ONLY"
+	}
+	return "BEGIN" + isolation + access + "; " + sqlstore.GenerationQuery, nil
+}
+
+// commit sends COMMIT, and reports a transaction that PostgreSQL rolled
+// back instead, as it does one where a statement failed.
+func commit(ctx context.Context, conn *sql.Conn) error {
+	return conn.Raw(func(driverConn any) error {
+		results, err := driverConn.(*stdlib.Conn).Conn().PgConn().Exec(ctx, "COMMIT").ReadAll()
+		if err != nil {
+			return err
+		}
+		if len(results) == 1 && results[0].CommandTag.String() == "ROLLBACK" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
 }
 
 // versionQuery reads the current snapshot: the transactions in progress and

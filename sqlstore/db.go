@@ -54,6 +54,14 @@ type Dialect struct {
 	// LastInsertID says that the driver reports the key an INSERT gave
 	// its row (sql.Result.LastInsertId): cheaper than RETURNING it.
 	LastInsertID bool
+	// Begin, where set, begins a transaction of the options opts on conn
+	// and reads the reference generation in it, in one round trip where
+	// the driver sends both statements at once; Commit then commits it.
+	// Without them, a transaction begins with its own round trip (database/
+	// sql's BeginTx), and reads the generation with another.
+	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions) (generation int64, err error)
+	Commit func(ctx context.Context, conn *sql.Conn) error
+
 	// InsertInWith says that the database runs an INSERT inside a WITH
 	// clause of another (PostgreSQL; SQLite does not): writes that go
 	// together can then share one statement, and one round trip.
@@ -109,7 +117,7 @@ func New(read, write *sql.DB, d Dialect) *DB {
 		return v, err
 	}
 	db.generations.query = func(ctx context.Context) (n int64, err error) {
-		err = db.readRow(ctx, generationQuery).Scan(&n)
+		err = db.readRow(ctx, GenerationQuery).Scan(&n)
 		return n, err
 	}
 	return db
@@ -298,13 +306,74 @@ type retryable struct{ err error }
 func (r *retryable) Error() string { return r.err.Error() }
 
 func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.TxOptions, fn func(integrations.Tx) error) (err error) {
-	sqlTx, err := h.BeginTx(ctx, &opts)
+	t := &tx{ctx: ctx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
+		perStatement: opts.Isolation == sql.LevelReadCommitted}
+	gen, err := db.beginTx(ctx, h, opts, t)
 	if err != nil {
 		return db.classify(err)
 	}
-	t := &tx{ctx: ctx, tx: sqlTx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
-		perStatement: opts.Isolation == sql.LevelReadCommitted}
+	if gen >= 0 && !t.perStatement {
+		t.gen, t.genRead = gen, true
+	}
 	return t.do(fn)
+}
+
+// beginTx begins t's transaction on h, with the dialect's Begin where it
+// has one, and then returns the reference generation it read; else -1.
+func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx) (int64, error) {
+	if db.dialect.Begin == nil {
+		sqlTx, err := h.BeginTx(ctx, &opts)
+		if err != nil {
+			return -1, err
+		}
+		t.tx = sqlTx
+		return -1, nil
+	}
+	conn, err := h.Conn(ctx)
+	if err != nil {
+		return -1, err
+	}
+	gen, err := db.dialect.Begin(ctx, conn, opts)
+	if err != nil {
+		// A connection left in a transaction that failed to begin is
+		// not reused: the driver drops it when it goes back to the pool.
+		conn.Close()
+		return -1, err
+	}
+	t.tx = &connTx{ctx: ctx, Conn: conn, commit: db.dialect.Commit}
+	return gen, nil
+}
+
+// txConn is what a transaction runs its statements on: a *sql.Tx, or a
+// connection on which the dialect began the transaction (connTx).
+type txConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	Commit() error
+	Rollback() error
+}
+
+// connTx is a transaction that Dialect.Begin began on a connection of its
+// own, which goes back to the pool when the transaction ends.
+type connTx struct {
+	ctx context.Context
+	*sql.Conn
+	commit func(context.Context, *sql.Conn) error
+}
+
+func (c *connTx) Commit() error {
+	defer c.Conn.Close()
+	return c.commit(c.ctx, c.Conn)
+}
+
+// Rollback rolls back even when the transaction's context has ended. Where
+// it fails, the connection is still in the transaction, and the driver
+// drops it rather than let it back into the pool.
+func (c *connTx) Rollback() error {
+	defer c.Conn.Close()
+	_, err := c.Conn.ExecContext(context.WithoutCancel(c.ctx), "ROLLBACK")
+	return err
 }
 
 // do runs fn in the transaction and ends it: commits it when fn succeeds,
@@ -355,15 +424,15 @@ func (t *tx) begin() error {
 	case t.tx != nil:
 		return nil
 	}
-	sqlTx, err := t.db.read.BeginTx(t.ctx, &t.db.dialect.ReadTx)
+	n, err := t.db.beginTx(t.ctx, t.db.read, t.db.dialect.ReadTx, t)
 	if err != nil {
 		return err
 	}
-	t.tx = sqlTx
 	if t.genRead {
-		var n int64
-		if err := t.queryRow(generationQuery).Scan(&n); err != nil {
-			return err
+		if n < 0 {
+			if err := t.queryRow(GenerationQuery).Scan(&n); err != nil {
+				return err
+			}
 		}
 		if n != t.gen {
 			t.moved = true
@@ -419,7 +488,7 @@ func (u *unavailable) Unwrap() []error {
 // tx implements integrations.Tx.
 type tx struct {
 	ctx        context.Context
-	tx         *sql.Tx
+	tx         txConn // nil while a lazy View has not begun
 	db         *DB
 	stmts      *statements
 	now        time.Time
@@ -456,8 +525,8 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	}
 	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
-	if st := t.stmts.get(q); st != nil {
-		return t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+	if st := t.prepared(q); st != nil {
+		return st.ExecContext(t.ctx, args...)
 	}
 	return t.tx.ExecContext(t.ctx, q, args...)
 }
@@ -471,8 +540,8 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	}
 	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
-	if st := t.stmts.get(q); st != nil {
-		return t.tx.StmtContext(t.ctx, st).QueryContext(t.ctx, args...)
+	if st := t.prepared(q); st != nil {
+		return st.QueryContext(t.ctx, args...)
 	}
 	return t.tx.QueryContext(t.ctx, q, args...)
 }
@@ -486,10 +555,26 @@ func (t *tx) queryRow(query string, args ...any) scanner {
 	}
 	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
-	if st := t.stmts.get(q); st != nil {
-		return t.tx.StmtContext(t.ctx, st).QueryRowContext(t.ctx, args...)
+	if st := t.prepared(q); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
 	}
 	return t.tx.QueryRowContext(t.ctx, q, args...)
+}
+
+// prepared returns the statement of query prepared on the transaction's
+// connection, or nil while it is not prepared on the handle yet. A
+// transaction that the dialect began (connTx) runs its queries as they are:
+// the drivers of such dialects prepare them once on each connection
+// themselves (pgx does).
+func (t *tx) prepared(query string) *sql.Stmt {
+	sqlTx, ok := t.tx.(*sql.Tx)
+	if !ok {
+		return nil
+	}
+	if st := t.stmts.get(query); st != nil {
+		return sqlTx.StmtContext(t.ctx, st)
+	}
+	return nil
 }
 
 // checkText refuses text that PostgreSQL cannot hold, NUL characters and

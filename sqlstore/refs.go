@@ -36,8 +36,9 @@ import (
 // checks and references; the integrity of the data rests on the database's
 // own constraints, which every write meets.
 
-// generationQuery reads the reference generation.
-const generationQuery = `SELECT n FROM generation`
+// GenerationQuery reads the reference generation (exported for a
+// dialect's Begin).
+const GenerationQuery = `SELECT n FROM generation`
 
 // maxRefs bounds the entries of one generation.
 const maxRefs = 100_000
@@ -101,7 +102,7 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 			// generation).
 			t.gen, err = t.db.generation(t.ctx)
 		} else {
-			err = t.queryRow(generationQuery).Scan(&t.gen)
+			err = t.queryRow(GenerationQuery).Scan(&t.gen)
 		}
 		if err != nil {
 			return nil, err
