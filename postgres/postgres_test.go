@@ -830,3 +830,121 @@ func TestReadWindow(t *testing.T) {
 		t.Errorf("after a load through a returned, b gives the version read before it: %s", v)
 	}
 }
+
+// TestBeginAndCommit checks the dialect's Begin and Commit, which run a
+// transaction on a connection outside database/sql's own transactions:
+// Begin opens the transaction with its options and reads the generation in
+// it; Commit reports a transaction that PostgreSQL rolled back; and a
+// connection that goes back to the pool in a transaction, committed or
+// not, is never handed out again.
+func TestBeginAndCommit(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	store, err := postgres.Open(t.Context(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	db, err := postgres.OpenDB(url, postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := t.Context()
+	var want int64
+	if err := db.QueryRowContext(ctx, sqlstore.GenerationQuery).Scan(&want); err != nil {
+		t.Fatal(err)
+	}
+	// notInTransaction checks that the pool's connection is in no
+	// transaction: a statement runs, at the default isolation.
+	notInTransaction := func(after string) {
+		t.Helper()
+		var isolation string
+		if err := db.QueryRowContext(ctx, `SHOW transaction_isolation`).Scan(&isolation); err != nil || isolation != "read committed" {
+			t.Errorf("after %s: the pool's connection answers %q, %v; want read committed, outside any transaction", after, isolation, err)
+		}
+	}
+	for _, tt := range []struct {
+		opts      sql.TxOptions
+		isolation string
+		readOnly  string
+	}{
+		{sql.TxOptions{Isolation: sql.LevelSerializable}, "serializable", "off"},
+		{sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, "repeatable read", "on"},
+		{sql.TxOptions{Isolation: sql.LevelReadCommitted}, "read committed", "off"},
+		{sql.TxOptions{}, "read committed", "off"},
+	} {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen, err := postgres.Dialect.Begin(ctx, conn, tt.opts)
+		if err != nil {
+			t.Fatalf("%+v: %v", tt.opts, err)
+		}
+		if gen != want {
+			t.Errorf("%+v: generation %d, want %d", tt.opts, gen, want)
+		}
+		var isolation, readOnly string
+		if err := conn.QueryRowContext(ctx, `SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')`).Scan(&isolation, &readOnly); err != nil {
+			t.Fatal(err)
+		}
+		if isolation != tt.isolation || readOnly != tt.readOnly {
+			t.Errorf("%+v: isolation %q, read only %q; want %q, %q", tt.opts, isolation, readOnly, tt.isolation, tt.readOnly)
+		}
+		if err := postgres.Dialect.Commit(ctx, conn); err != nil {
+			t.Errorf("%+v: commit: %v", tt.opts, err)
+		}
+		conn.Close()
+		notInTransaction(fmt.Sprintf("the commit of %+v", tt.opts))
+	}
+
+	// A transaction with a failed statement: COMMIT rolls it back, and
+	// Commit says so; nothing of it stays.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `UPDATE generation SET n = n + 1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT n FROM no_such_table`); err == nil {
+		t.Fatal("a query of a missing table succeeded")
+	}
+	if err := postgres.Dialect.Commit(ctx, conn); err == nil {
+		t.Error("the commit of a transaction that PostgreSQL rolled back reported success")
+	}
+	conn.Close()
+	var n int64
+	if err := db.QueryRowContext(ctx, sqlstore.GenerationQuery).Scan(&n); err != nil || n != want {
+		t.Errorf("generation %d (%v) after a rolled-back update, want %d", n, err, want)
+	}
+
+	// A transaction left open: its connection is dropped, not reused.
+	conn, err = db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	notInTransaction("a transaction left open")
+
+	// A Begin that fails after its BEGIN (no generation table) leaves the
+	// connection in a failed transaction; closed, it is not reused either.
+	if _, err := db.ExecContext(ctx, `DROP TABLE generation`); err != nil {
+		t.Fatal(err)
+	}
+	conn, err = db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err == nil {
+		t.Error("Begin without a generation table succeeded")
+	}
+	conn.Close()
+	notInTransaction("a Begin that failed")
+}
