@@ -16,12 +16,12 @@ import (
 
 // The ceiling of the writes on PostgreSQL. Without the server, the same
 // enable-then-disable pairs are sent to PostgreSQL as the transactions that
-// the server runs for them, statement for statement (the reference
-// generation, the space installation's insert or delete, the event with its
-// attempt), on the seeded database, from as many connections as the server
-// has (its --db-max-conns default). What PostgreSQL does then on this
-// machine is the most the server's pairs could reach with this design: the
-// pair's ratio is its rate over this one.
+// the server runs for them, statement for statement (the BEGIN with the
+// reference generation, the space installation's insert or delete, the
+// event with its attempt, the COMMIT), on the seeded database, from as many
+// connections as the server has (its --db-max-conns default). What
+// PostgreSQL does then on this machine is the most the server's pairs could
+// reach with this design: the pair's ratio is its rate over this one.
 
 // ceilingConnections is the server's pool: postgres.DefaultMaxConns.
 const ceilingConnections = 10
@@ -104,21 +104,15 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 // serializable transactions, run again on a serialization failure as the
 // server does.
 func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, installationID, spaceID, orgID string) error {
-	enable := func(tx pgx.Tx) error {
-		if err := generation(ctx, tx); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
+	enable := func(conn *pgx.Conn) error {
+		if _, err := conn.Exec(ctx, `INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
 			VALUES ($1, $2, 'active', '{}', '[]', $3, $3) ON CONFLICT DO NOTHING`, installationID, spaceID, time.Now().UnixMicro()); err != nil {
 			return err
 		}
-		return ceilingEvent(ctx, tx, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationSetup)
+		return ceilingEvent(ctx, conn, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationSetup)
 	}
-	disable := func(tx pgx.Tx) error {
-		if err := generation(ctx, tx); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, `DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
+	disable := func(conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, `DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
 			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, installationID, spaceID)
 		if err != nil {
 			return err
@@ -127,9 +121,9 @@ func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, install
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		return ceilingEvent(ctx, tx, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationDeleted)
+		return ceilingEvent(ctx, conn, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationDeleted)
 	}
-	for _, fn := range []func(pgx.Tx) error{enable, disable} {
+	for _, fn := range []func(*pgx.Conn) error{enable, disable} {
 		if err := serializable(ctx, pool, fn); err != nil {
 			return err
 		}
@@ -137,30 +131,39 @@ func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, install
 	return nil
 }
 
-func generation(ctx context.Context, tx pgx.Tx) error {
-	var n int64
-	return tx.QueryRow(ctx, `SELECT n FROM generation`).Scan(&n)
-}
-
 // ceilingEvent writes the event of a change, failed at once with its one
 // attempt, as the server does for an integration with nowhere to send it:
 // one statement, the attempt's INSERT inside the event's.
-func ceilingEvent(ctx context.Context, tx pgx.Tx, integrationID, installationID, spaceID, orgID, typ string) error {
+func ceilingEvent(ctx context.Context, conn *pgx.Conn, integrationID, installationID, spaceID, orgID, typ string) error {
 	id := integrations.NewEventID()
 	now := time.Now().UnixMicro()
 	payload := fmt.Sprintf(`{"eventId":%q,"type":%q,"installationId":%q,"spaceId":%q}`, id, typ, installationID, spaceID)
-	_, err := tx.Exec(ctx, `WITH attempt AS (INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $8, '', 0, 'not delivered: no URL', 0))
+	_, err := conn.Exec(ctx, `WITH attempt AS (INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $8, '', 0, 'not delivered: no URL', 0))
 		INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`, id, integrationID, installationID, spaceID, orgID, typ, payload, now)
 	return err
 }
 
 // serializable runs fn in a serializable transaction, again (up to 50
-// times) when PostgreSQL reports a serialization failure.
-func serializable(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+// times) when PostgreSQL reports a serialization failure. As the server
+// does, it sends the transaction's BEGIN and its reading of the reference
+// generation as one query.
+func serializable(ctx context.Context, pool *pgxpool.Pool, fn func(*pgx.Conn) error) error {
 	var err error
 	for range 50 {
-		err = pgx.BeginTxFunc(ctx, pool, pgx.TxOptions{IsoLevel: pgx.Serializable}, fn)
+		err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
+			conn := c.Conn()
+			if _, err := conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT n FROM generation").ReadAll(); err != nil {
+				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
+				return err
+			}
+			if err := fn(conn); err != nil {
+				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
+				return err
+			}
+			_, err := conn.Exec(ctx, "COMMIT")
+			return err
+		})
 		if !isSerializationFailure(err) {
 			return err
 		}

@@ -1,6 +1,9 @@
--- One enable, as the server sends it: its five round trips, in one
--- serializable transaction (the reference generation, the space
--- installation's insert, the event with its attempt in one statement).
+-- One enable, as the server sends it, in one serializable transaction: the
+-- BEGIN with the reading of the reference generation, the space
+-- installation's insert, the event with its attempt (one statement), the
+-- COMMIT. The server sends the BEGIN and the reading as one query; pgbench,
+-- whose prepared statements hold one command each, sends them apart: five
+-- round trips where the server makes four.
 \set s random(1, 10000)
 \set i random(1, 500)
 BEGIN ISOLATION LEVEL SERIALIZABLE;
