@@ -114,7 +114,10 @@ type Tx interface {
 	Installations(f InstallationFilter, p Page) ([]*Installation, int, error)
 
 	// CreateEvent adds an event to the outbox, with the attempts that were
-	// made already (an event created failed has its one), and sets its Seq.
+	// made already (an event created failed has its one), and sets its Seq
+	// by the time the transaction commits: a store may send the event with
+	// the COMMIT, and report its errors (ECONFLICT for an ID taken,
+	// ENOTFOUND for an unknown integration) from there.
 	CreateEvent(e *Event, attempts ...*EventAttempt) error
 	Event(id string) (*Event, error)
 	Events(f EventFilter, p Page) ([]*Event, int, error)

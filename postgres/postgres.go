@@ -286,18 +286,54 @@ func beginQuery(opts sql.TxOptions) (string, error) {
 }
 
 // commit sends COMMIT, and reports a transaction that PostgreSQL rolled
-// back instead, as it does one where a statement failed.
-func commit(ctx context.Context, conn *sql.Conn) error {
-	return conn.Raw(func(driverConn any) error {
-		results, err := driverConn.(*stdlib.Conn).Conn().PgConn().Exec(ctx, "COMMIT").ReadAll()
+// back instead, as it does one where a statement failed. With a last
+// statement, both go in one pipeline of the extended protocol (a batch of
+// pgx), its statements prepared once on each connection: PostgreSQL runs
+// the COMMIT only if the statement succeeds; if it fails, commit rolls back,
+// so that the connection goes back to the pool out of any transaction.
+func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) (lastErr, err error) {
+	err = conn.Raw(func(driverConn any) error {
+		c := driverConn.(*stdlib.Conn).Conn()
+		if last == nil {
+			results, err := c.PgConn().Exec(ctx, "COMMIT").ReadAll()
+			if err != nil {
+				return err
+			}
+			return commitTag(results[0].CommandTag)
+		}
+		var b pgx.Batch
+		b.Queue(last.Query, last.Args...)
+		b.Queue("COMMIT")
+		br := c.SendBatch(ctx, &b)
+		if len(last.Dest) > 0 {
+			lastErr = br.QueryRow().Scan(last.Dest...)
+		} else {
+			_, lastErr = br.Exec()
+		}
+		tag, err := br.Exec()
+		err = errors.Join(err, br.Close())
+		if lastErr != nil {
+			if c.PgConn().TxStatus() != 'I' {
+				_, err := c.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
+				return err
+			}
+			return nil
+		}
 		if err != nil {
 			return err
 		}
-		if len(results) == 1 && results[0].CommandTag.String() == "ROLLBACK" {
-			return pgx.ErrTxCommitRollback
-		}
-		return nil
+		return commitTag(tag)
 	})
+	return lastErr, err
+}
+
+// commitTag returns the error of a COMMIT that PostgreSQL answered with
+// ROLLBACK: the transaction had failed.
+func commitTag(tag pgconn.CommandTag) error {
+	if tag.String() == "ROLLBACK" {
+		return pgx.ErrTxCommitRollback
+	}
+	return nil
 }
 
 // versionQuery reads the current snapshot: the transactions in progress and

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	_ "modernc.org/sqlite"
 
 	"integrations"
@@ -891,7 +893,7 @@ func TestBeginAndCommit(t *testing.T) {
 		if isolation != tt.isolation || readOnly != tt.readOnly {
 			t.Errorf("%+v: isolation %q, read only %q; want %q, %q", tt.opts, isolation, readOnly, tt.isolation, tt.readOnly)
 		}
-		if err := postgres.Dialect.Commit(ctx, conn); err != nil {
+		if _, err := postgres.Dialect.Commit(ctx, conn, nil); err != nil {
 			t.Errorf("%+v: commit: %v", tt.opts, err)
 		}
 		conn.Close()
@@ -913,14 +915,66 @@ func TestBeginAndCommit(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, `SELECT n FROM no_such_table`); err == nil {
 		t.Fatal("a query of a missing table succeeded")
 	}
-	if err := postgres.Dialect.Commit(ctx, conn); err == nil {
+	if _, err := postgres.Dialect.Commit(ctx, conn, nil); err == nil {
 		t.Error("the commit of a transaction that PostgreSQL rolled back reported success")
 	}
 	conn.Close()
-	var n int64
-	if err := db.QueryRowContext(ctx, sqlstore.GenerationQuery).Scan(&n); err != nil || n != want {
-		t.Errorf("generation %d (%v) after a rolled-back update, want %d", n, err, want)
+	generationIs := func(after string, want int64) {
+		t.Helper()
+		var n int64
+		if err := db.QueryRowContext(ctx, sqlstore.GenerationQuery).Scan(&n); err != nil || n != want {
+			t.Errorf("generation %d (%v) after %s, want %d", n, err, after, want)
+		}
 	}
+	generationIs("a rolled-back update", want)
+
+	// A last statement sent with the COMMIT: its row comes back, and it
+	// commits with the rest of the transaction.
+	beginUpdate := func() *sql.Conn {
+		t.Helper()
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.ExecContext(ctx, `UPDATE generation SET n = n + 1`); err != nil {
+			t.Fatal(err)
+		}
+		return conn
+	}
+	var pid int
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	conn = beginUpdate()
+	var n int64
+	lastErr, err := postgres.Dialect.Commit(ctx, conn, &sqlstore.Statement{Query: `UPDATE generation SET n = n + $1 RETURNING n`, Args: []any{10}, Dest: []any{&n}})
+	if lastErr != nil || err != nil || n != want+11 {
+		t.Errorf("commit with a last statement: row %d, errors %v, %v; want %d, none", n, lastErr, err, want+11)
+	}
+	conn.Close()
+	want += 11
+	generationIs("a commit with a last statement", want)
+
+	// A last statement that fails: the transaction rolls back, what came
+	// before it too; Commit returns the statement's error, and leaves the
+	// connection out of any transaction, still in the pool (the same
+	// server process answers).
+	conn = beginUpdate()
+	lastErr, err = postgres.Dialect.Commit(ctx, conn, &sqlstore.Statement{Query: `SELECT n / $1 FROM generation`, Args: []any{0}, Dest: []any{&n}})
+	var pgErr *pgconn.PgError
+	if !errors.As(lastErr, &pgErr) || pgErr.Code != "22012" || err != nil {
+		t.Errorf("commit with a last statement that divides by zero: errors %v, %v; want division_by_zero, none", lastErr, err)
+	}
+	conn.Close()
+	generationIs("a last statement that failed", want)
+	var after int
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&after); err != nil || after != pid {
+		t.Errorf("after a last statement that failed, server process %d (%v), want %d: the connection was dropped", after, err, pid)
+	}
+	notInTransaction("a last statement that failed")
 
 	// A transaction left open: its connection is dropped, not reused.
 	conn, err = db.Conn(ctx)

@@ -59,8 +59,14 @@ type Dialect struct {
 	// the driver sends both statements at once; Commit then commits it.
 	// Without them, a transaction begins with its own round trip (database/
 	// sql's BeginTx), and reads the generation with another.
+	//
+	// last, when not nil, is a statement that Commit sends before the
+	// COMMIT, in the same round trip: the transaction's last write, held
+	// back for it (see tx.holdBack). Where that statement fails, Commit
+	// rolls the transaction back and returns the statement's error as
+	// lastErr; err is the commit's.
 	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions) (generation int64, err error)
-	Commit func(ctx context.Context, conn *sql.Conn) error
+	Commit func(ctx context.Context, conn *sql.Conn, last *Statement) (lastErr, err error)
 
 	// InsertInWith says that the database runs an INSERT inside a WITH
 	// clause of another (PostgreSQL; SQLite does not): writes that go
@@ -78,6 +84,15 @@ type Dialect struct {
 	// LoadDone, followed by the names of the tables it filled, runs once a
 	// bulk load has loaded everything, e.g. to gather statistics.
 	LoadDone string
+}
+
+// Statement is a query with its arguments, in the dialect's placeholders,
+// and where the columns of its one row go (none for a statement that
+// returns no rows).
+type Statement struct {
+	Query string
+	Args  []any
+	Dest  []any
 }
 
 // DB is a store on a SQL database.
@@ -359,12 +374,18 @@ type txConn interface {
 type connTx struct {
 	ctx context.Context
 	*sql.Conn
-	commit func(context.Context, *sql.Conn) error
+	commit func(context.Context, *sql.Conn, *Statement) (lastErr, err error)
 }
 
 func (c *connTx) Commit() error {
+	_, err := c.CommitWith(nil)
+	return err
+}
+
+// CommitWith sends last, then the COMMIT, in one round trip (Dialect.Commit).
+func (c *connTx) CommitWith(last *Statement) (lastErr, err error) {
 	defer c.Conn.Close()
-	return c.commit(c.ctx, c.Conn)
+	return c.commit(c.ctx, c.Conn, last)
 }
 
 // Rollback rolls back even when the transaction's context has ended. Where
@@ -398,14 +419,84 @@ func (t *tx) do(fn func(integrations.Tx) error) error {
 		if t.tx != nil {
 			t.tx.Rollback()
 		}
+		if t.heldErr != nil {
+			err = t.heldErr // what made the statements after it fail
+		}
 		return t.failed(err)
+	case t.heldErr != nil:
+		// A write that CreateEvent, say, accepted failed when a later
+		// statement sent it: the transaction must not commit without it.
+		t.tx.Rollback()
+		return t.failed(t.heldErr)
 	case t.tx == nil:
 		return nil // a lazy View that took everything from the cache
 	}
-	if err := t.tx.Commit(); err != nil {
-		return t.db.classify(err)
+	if err := t.commit(); err != nil {
+		return err
 	}
 	t.committed()
+	return nil
+}
+
+// commit commits the transaction, with the statement it held back, if any.
+func (t *tx) commit() error {
+	if t.last == nil {
+		if err := t.tx.Commit(); err != nil {
+			return t.db.classify(err)
+		}
+		return nil
+	}
+	last := t.last
+	t.last = nil
+	lastErr, err := t.tx.(*connTx).CommitWith(&Statement{Query: t.db.dialect.Placeholders(last.query), Args: last.args, Dest: last.dest})
+	switch {
+	case lastErr != nil:
+		return t.failed(t.insertErr(lastErr, last.what))
+	case err != nil:
+		return t.db.classify(err)
+	}
+	return nil
+}
+
+// heldBack is a write that a transaction holds back (holdBack).
+type heldBack struct {
+	what, query string
+	args, dest  []any
+}
+
+// holdBack runs a write whose outcome nothing in the transaction needs: an
+// INSERT of one row, whose errors insertErr maps as of what, and whose
+// returned columns go to dest. Where the dialect commits with a last
+// statement, the transaction holds it back until its next statement, which
+// sends it first, or until its COMMIT, which it joins: a transaction that
+// ends with it saves a round trip. Its errors then come from there, and
+// dest is filled by then.
+func (t *tx) holdBack(what, query string, args []any, dest ...any) error {
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if _, ok := t.tx.(*connTx); !ok {
+		return t.insertErr(t.queryRow(query, args...).Scan(dest...), what)
+	}
+	if err := checkText(args); err != nil {
+		return err
+	}
+	t.changes(query)
+	t.last = &heldBack{what: what, query: query, args: args, dest: dest}
+	return nil
+}
+
+// flush sends the statement held back, if any, before another.
+func (t *tx) flush() error {
+	if t.last == nil {
+		return nil
+	}
+	last := t.last
+	t.last = nil
+	if err := t.insertErr(t.queryRow(last.query, last.args...).Scan(last.dest...), last.what); err != nil {
+		t.heldErr = err
+		return err
+	}
 	return nil
 }
 
@@ -512,12 +603,19 @@ type tx struct {
 	// moved is set when the transaction of a lazy View began at a later
 	// reference generation than its cached lookups (see View).
 	moved bool
+	// last is the write held back for the COMMIT (holdBack), and heldErr
+	// the error it met when a later statement sent it first.
+	last    *heldBack
+	heldErr error
 }
 
 func (t *tx) Now() time.Time { return t.now }
 
 func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := checkText(args); err != nil {
+		return nil, err
+	}
+	if err := t.flush(); err != nil {
 		return nil, err
 	}
 	if err := t.begin(); err != nil {
@@ -535,6 +633,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := checkText(args); err != nil {
 		return nil, err
 	}
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
 	if err := t.begin(); err != nil {
 		return nil, err
 	}
@@ -548,6 +649,9 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 
 func (t *tx) queryRow(query string, args ...any) scanner {
 	if err := checkText(args); err != nil {
+		return errRow{err}
+	}
+	if err := t.flush(); err != nil {
 		return errRow{err}
 	}
 	if err := t.begin(); err != nil {

@@ -28,7 +28,8 @@ func scanEvent(s scanner) (*integrations.Event, error) {
 
 // CreateEvent adds the event, then its attempts. Where the database runs an
 // INSERT inside WITH (Dialect.InsertInWith), an event with one attempt, the
-// usual case (one created failed), is one statement: one round trip.
+// usual case (one created failed), is one statement, which the transaction
+// holds back to send with its COMMIT (holdBack): no round trip of its own.
 func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventAttempt) error {
 	const insert = `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
@@ -37,8 +38,9 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 	var err error
 	switch {
 	case len(attempts) == 1 && t.db.dialect.InsertInWith:
-		err = t.queryRow(`WITH attempt AS (`+insertAttempt+`) `+insert+` RETURNING seq`, append(attemptArgs(attempts[0]), args...)...).Scan(&e.Seq)
-		return t.insertErr(err, "This event")
+		return t.holdBack("This event", `WITH attempt AS (`+insertAttempt+`) `+insert+` RETURNING seq`, append(attemptArgs(attempts[0]), args...), &e.Seq)
+	case len(attempts) == 0 && !t.db.dialect.LastInsertID:
+		return t.holdBack("This event", insert+` RETURNING seq`, args, &e.Seq)
 	case t.db.dialect.LastInsertID:
 		var res sql.Result
 		if res, err = t.exec(insert, args...); err == nil {

@@ -27,6 +27,10 @@ func eventIDs(list []*integrations.Event) string {
 }
 
 func testEvents(t *testing.T, s integrations.Store) {
+	// Several events in one transaction: a store that holds an event
+	// back for the COMMIT sends it before the next. Each has its Seq once
+	// the transaction committed, in the order of creation.
+	var created []*integrations.Event
 	build(t, s, func(b builder) {
 		b.org("o1", "Org", t0)
 		b.integration(newIntegration("i1", "one", "o1"))
@@ -37,14 +41,35 @@ func testEvents(t *testing.T, s integrations.Store) {
 				e.InstallationID = "inst-b"
 			}
 			b.must(b.tx.CreateEvent(e))
-			if e.Seq == 0 {
-				b.t.Fatal("CreateEvent set no Seq")
-			}
+			created = append(created, e)
 		}
-		b.must(b.tx.CreateEvent(event("other", "i2", "", at(0))))
+		other := event("other", "i2", "", at(0))
+		b.must(b.tx.CreateEvent(other))
+		created = append(created, other)
 	})
+	for n, e := range created {
+		if e.Seq == 0 || n > 0 && e.Seq <= created[n-1].Seq {
+			t.Fatalf("event %s: Seq %d after %d", e.ID, e.Seq, created[max(n-1, 0)].Seq)
+		}
+	}
 	failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error { return tx.CreateEvent(event("e1", "i1", "", t0)) })
 	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.CreateEvent(event("x", "nope", "", t0)) })
+	// The same when a statement follows the event's (which a store that
+	// held the event back sends first), even if the caller goes on.
+	failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error {
+		if err := tx.CreateEvent(event("e1", "i1", "", t0)); err != nil {
+			return err
+		}
+		_, err := tx.Event("e2")
+		return err
+	})
+	failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error {
+		if err := tx.CreateEvent(event("y", "nope", "", t0)); err != nil {
+			return err
+		}
+		tx.Event("e2") // its error ignored: the transaction still fails
+		return nil
+	})
 
 	t.Run("round trip", func(t *testing.T) {
 		e := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("e2") })
