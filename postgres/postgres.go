@@ -241,17 +241,33 @@ var Dialect = sqlstore.Dialect{
 // generation as one query of the simple protocol: PostgreSQL runs them in
 // turn, the reading inside the transaction, which stays open after the
 // query (one BEGIN in a query of several statements opens a transaction
-// block that outlives it). On an error the connection may be left in the
-// transaction; the caller closes it, and pgx's database/sql driver drops a
-// connection that comes back to the pool in a transaction.
-func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions) (int64, error) {
-	query, err := beginQuery(opts)
+// block that outlives it). With a first statement, the three go in one
+// pipeline of the extended protocol instead (see run). On an error the
+// connection may be left in the transaction; the caller closes it, and
+// pgx's database/sql driver drops a connection that comes back to the pool
+// in a transaction. The first statement's own error leaves the
+// transaction open, failed, for the caller to roll back.
+func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *sqlstore.Statement) (int64, error) {
+	begin, err := beginStatement(opts)
 	if err != nil {
 		return 0, err
 	}
 	var gen int64
 	err = conn.Raw(func(driverConn any) error {
-		results, err := driverConn.(*stdlib.Conn).Conn().PgConn().Exec(ctx, query).ReadAll()
+		c := driverConn.(*stdlib.Conn).Conn()
+		if first != nil {
+			return run(ctx, c, func(br pgx.BatchResults) error {
+				if _, err := br.Exec(); err != nil {
+					return err
+				}
+				if err := br.QueryRow().Scan(&gen); err != nil {
+					return fmt.Errorf("postgres: the reference generation: %w", err)
+				}
+				result(br, first)
+				return nil
+			}, &sqlstore.Statement{Query: begin}, &sqlstore.Statement{Query: sqlstore.GenerationQuery}, first)
+		}
+		results, err := c.PgConn().Exec(ctx, begin+"; "+sqlstore.GenerationQuery).ReadAll()
 		if err != nil {
 			return err
 		}
@@ -264,8 +280,40 @@ func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions) (int64, erro
 	return gen, err
 }
 
-// beginQuery returns the query that begin sends.
-func beginQuery(opts sql.TxOptions) (string, error) {
+// run sends the statements in one pipeline, a batch of pgx, whose
+// statements pgx prepares once on each connection, and reads their results
+// with read. PostgreSQL skips what follows a statement that fails. The
+// error of a statement whose outcome read recorded (Statement.Err) is not
+// run's, though the batch reports it again when it closes.
+func run(ctx context.Context, c *pgx.Conn, read func(pgx.BatchResults) error, statements ...*sqlstore.Statement) error {
+	var b pgx.Batch
+	for _, st := range statements {
+		b.Queue(st.Query, st.Args...)
+	}
+	br := c.SendBatch(ctx, &b)
+	err := read(br)
+	closeErr := br.Close()
+	for _, st := range statements {
+		if st.Err != nil && errors.Is(closeErr, st.Err) {
+			closeErr = nil
+		}
+	}
+	return errors.Join(err, closeErr)
+}
+
+// result reads the outcome of st from br.
+func result(br pgx.BatchResults, st *sqlstore.Statement) {
+	if len(st.Dest) > 0 {
+		st.Err = br.QueryRow().Scan(st.Dest...)
+		st.Affected = 1
+		return
+	}
+	tag, err := br.Exec()
+	st.Affected, st.Err = tag.RowsAffected(), err
+}
+
+// beginStatement returns the BEGIN of a transaction of the options.
+func beginStatement(opts sql.TxOptions) (string, error) {
 	var isolation string
 	switch opts.Isolation {
 	case sql.LevelDefault:
@@ -282,17 +330,16 @@ func beginQuery(opts sql.TxOptions) (string, error) {
 	if opts.ReadOnly {
 		access = " READ ONLY"
 	}
-	return "BEGIN" + isolation + access + "; " + sqlstore.GenerationQuery, nil
+	return "BEGIN" + isolation + access, nil
 }
 
 // commit sends COMMIT, and reports a transaction that PostgreSQL rolled
 // back instead, as it does one where a statement failed. With a last
-// statement, both go in one pipeline of the extended protocol (a batch of
-// pgx), its statements prepared once on each connection: PostgreSQL runs
-// the COMMIT only if the statement succeeds; if it fails, commit rolls back,
-// so that the connection goes back to the pool out of any transaction.
-func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) (lastErr, err error) {
-	err = conn.Raw(func(driverConn any) error {
+// statement, both go in one pipeline (see run): PostgreSQL runs the COMMIT
+// only if the statement succeeds; if it fails, commit rolls back, so that
+// the connection goes back to the pool out of any transaction.
+func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) error {
+	return conn.Raw(func(driverConn any) error {
 		c := driverConn.(*stdlib.Conn).Conn()
 		if last == nil {
 			results, err := c.PgConn().Exec(ctx, "COMMIT").ReadAll()
@@ -301,18 +348,14 @@ func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) (last
 			}
 			return commitTag(results[0].CommandTag)
 		}
-		var b pgx.Batch
-		b.Queue(last.Query, last.Args...)
-		b.Queue("COMMIT")
-		br := c.SendBatch(ctx, &b)
-		if len(last.Dest) > 0 {
-			lastErr = br.QueryRow().Scan(last.Dest...)
-		} else {
-			_, lastErr = br.Exec()
-		}
-		tag, err := br.Exec()
-		err = errors.Join(err, br.Close())
-		if lastErr != nil {
+		var tag pgconn.CommandTag
+		err := run(ctx, c, func(br pgx.BatchResults) error {
+			result(br, last)
+			var err error
+			tag, err = br.Exec()
+			return err
+		}, last, &sqlstore.Statement{Query: "COMMIT"})
+		if last.Err != nil {
 			if c.PgConn().TxStatus() != 'I' {
 				_, err := c.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
 				return err
@@ -324,7 +367,6 @@ func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) (last
 		}
 		return commitTag(tag)
 	})
-	return lastErr, err
 }
 
 // commitTag returns the error of a COMMIT that PostgreSQL answered with

@@ -879,7 +879,7 @@ func TestBeginAndCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gen, err := postgres.Dialect.Begin(ctx, conn, tt.opts)
+		gen, err := postgres.Dialect.Begin(ctx, conn, tt.opts, nil)
 		if err != nil {
 			t.Fatalf("%+v: %v", tt.opts, err)
 		}
@@ -893,7 +893,7 @@ func TestBeginAndCommit(t *testing.T) {
 		if isolation != tt.isolation || readOnly != tt.readOnly {
 			t.Errorf("%+v: isolation %q, read only %q; want %q, %q", tt.opts, isolation, readOnly, tt.isolation, tt.readOnly)
 		}
-		if _, err := postgres.Dialect.Commit(ctx, conn, nil); err != nil {
+		if err := postgres.Dialect.Commit(ctx, conn, nil); err != nil {
 			t.Errorf("%+v: commit: %v", tt.opts, err)
 		}
 		conn.Close()
@@ -906,7 +906,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.ExecContext(ctx, `UPDATE generation SET n = n + 1`); err != nil {
@@ -915,7 +915,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, `SELECT n FROM no_such_table`); err == nil {
 		t.Fatal("a query of a missing table succeeded")
 	}
-	if _, err := postgres.Dialect.Commit(ctx, conn, nil); err == nil {
+	if err := postgres.Dialect.Commit(ctx, conn, nil); err == nil {
 		t.Error("the commit of a transaction that PostgreSQL rolled back reported success")
 	}
 	conn.Close()
@@ -928,60 +928,85 @@ func TestBeginAndCommit(t *testing.T) {
 	}
 	generationIs("a rolled-back update", want)
 
-	// A last statement sent with the COMMIT: its row comes back, and it
-	// commits with the rest of the transaction.
-	beginUpdate := func() *sql.Conn {
+	// A first statement sent with the BEGIN, and a last one with the
+	// COMMIT: their rows and counts come back, and they commit with the
+	// rest of the transaction.
+	var pid int
+	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	beginWith := func(first *sqlstore.Statement) *sql.Conn {
 		t.Helper()
 		conn, err := db.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := conn.ExecContext(ctx, `UPDATE generation SET n = n + 1`); err != nil {
-			t.Fatal(err)
+		gen, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, first)
+		if err != nil || gen != want {
+			t.Fatalf("Begin with %q: generation %d, %v; want %d", first.Query, gen, err, want)
 		}
 		return conn
 	}
-	var pid int
-	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
-		t.Fatal(err)
+	first := &sqlstore.Statement{Query: `UPDATE generation SET n = n + $1`, Args: []any{1}}
+	conn = beginWith(first)
+	if first.Err != nil || first.Affected != 1 {
+		t.Errorf("first statement: %d rows, %v; want 1, none", first.Affected, first.Err)
 	}
-	conn = beginUpdate()
 	var n int64
-	lastErr, err := postgres.Dialect.Commit(ctx, conn, &sqlstore.Statement{Query: `UPDATE generation SET n = n + $1 RETURNING n`, Args: []any{10}, Dest: []any{&n}})
-	if lastErr != nil || err != nil || n != want+11 {
-		t.Errorf("commit with a last statement: row %d, errors %v, %v; want %d, none", n, lastErr, err, want+11)
+	last := &sqlstore.Statement{Query: `UPDATE generation SET n = n + $1 RETURNING n`, Args: []any{10}, Dest: []any{&n}}
+	if err := postgres.Dialect.Commit(ctx, conn, last); err != nil || last.Err != nil || n != want+11 {
+		t.Errorf("commit with a last statement: row %d, errors %v, %v; want %d, none", n, last.Err, err, want+11)
 	}
 	conn.Close()
 	want += 11
-	generationIs("a commit with a last statement", want)
+	generationIs("a commit with a first and a last statement", want)
 
-	// A last statement that fails: the transaction rolls back, what came
-	// before it too; Commit returns the statement's error, and leaves the
-	// connection out of any transaction, still in the pool (the same
+	// A first statement that fails leaves the transaction open, failed:
+	// Begin returns the generation, the statement its error, and the
+	// rollback ends it. A last statement that fails rolls back the
+	// transaction, what came before it too. Either way the connection
+	// goes back to the pool out of any transaction, still there (the same
 	// server process answers).
-	conn = beginUpdate()
-	lastErr, err = postgres.Dialect.Commit(ctx, conn, &sqlstore.Statement{Query: `SELECT n / $1 FROM generation`, Args: []any{0}, Dest: []any{&n}})
-	var pgErr *pgconn.PgError
-	if !errors.As(lastErr, &pgErr) || pgErr.Code != "22012" || err != nil {
-		t.Errorf("commit with a last statement that divides by zero: errors %v, %v; want division_by_zero, none", lastErr, err)
+	stillThere := func(after string) {
+		t.Helper()
+		var p int
+		if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&p); err != nil || p != pid {
+			t.Errorf("after %s, server process %d (%v), want %d: the connection was dropped", after, p, err, pid)
+		}
+		notInTransaction(after)
+	}
+	divByZero := func(what string, err error) {
+		t.Helper()
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+			t.Errorf("%s: %v, want division_by_zero", what, err)
+		}
+	}
+	first = &sqlstore.Statement{Query: `SELECT n / $1 FROM generation`, Args: []any{0}, Dest: []any{&n}}
+	conn = beginWith(first)
+	divByZero("a first statement that divides by zero", first.Err)
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Error(err)
 	}
 	conn.Close()
-	generationIs("a last statement that failed", want)
-	var after int
-	if err := db.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&after); err != nil || after != pid {
-		t.Errorf("after a last statement that failed, server process %d (%v), want %d: the connection was dropped", after, err, pid)
+	stillThere("a first statement that failed")
+
+	conn = beginWith(&sqlstore.Statement{Query: `UPDATE generation SET n = n + 1`})
+	last = &sqlstore.Statement{Query: `SELECT n / $1 FROM generation`, Args: []any{0}, Dest: []any{&n}}
+	if err := postgres.Dialect.Commit(ctx, conn, last); err != nil {
+		t.Errorf("commit with a last statement that failed: %v, want the statement's error alone", err)
 	}
-	notInTransaction("a last statement that failed")
+	divByZero("a last statement that divides by zero", last.Err)
+	conn.Close()
+	generationIs("a last statement that failed", want)
+	stillThere("a last statement that failed")
 
 	// A transaction left open: its connection is dropped, not reused.
 	conn, err = db.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, nil); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
@@ -996,7 +1021,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err == nil {
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, nil); err == nil {
 		t.Error("Begin without a generation table succeeded")
 	}
 	conn.Close()

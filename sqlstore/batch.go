@@ -200,5 +200,10 @@ func (db *DB) writeTx(ctx context.Context, opts sql.TxOptions, fn func(integrati
 	if db.batch != nil {
 		return db.batch.do(ctx, fn)
 	}
+	if db.dialect.Begin != nil {
+		if err := db.runLazy(ctx, db.write, db.writeStmts, opts, fn); err != errGenerationMoved {
+			return err
+		}
+	}
 	return db.run(ctx, db.write, db.writeStmts, opts, fn)
 }

@@ -6,6 +6,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -60,13 +61,15 @@ type Dialect struct {
 	// Without them, a transaction begins with its own round trip (database/
 	// sql's BeginTx), and reads the generation with another.
 	//
-	// last, when not nil, is a statement that Commit sends before the
-	// COMMIT, in the same round trip: the transaction's last write, held
-	// back for it (see tx.holdBack). Where that statement fails, Commit
-	// rolls the transaction back and returns the statement's error as
-	// lastErr; err is the commit's.
-	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions) (generation int64, err error)
-	Commit func(ctx context.Context, conn *sql.Conn, last *Statement) (lastErr, err error)
+	// first, when not nil, is the transaction's first statement, which
+	// Begin sends in the same round trip, after the reading, and last a
+	// statement that Commit sends before the COMMIT, in the same round
+	// trip: the transaction's last write, held back for it (see
+	// tx.holdBack). Each reports its outcome in the Statement. Where last
+	// fails, Commit rolls the transaction back instead; err is the error of
+	// the BEGIN, of the reading or of the COMMIT.
+	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *Statement) (generation int64, err error)
+	Commit func(ctx context.Context, conn *sql.Conn, last *Statement) error
 
 	// InsertInWith says that the database runs an INSERT inside a WITH
 	// clause of another (PostgreSQL; SQLite does not): writes that go
@@ -87,12 +90,20 @@ type Dialect struct {
 }
 
 // Statement is a query with its arguments, in the dialect's placeholders,
-// and where the columns of its one row go (none for a statement that
-// returns no rows).
+// that a dialect's Begin or Commit sends with its own statements, and its
+// outcome.
 type Statement struct {
 	Query string
 	Args  []any
-	Dest  []any
+	// Dest receives the columns of the statement's one row (an error
+	// that is sql.ErrNoRows when there is none); a statement without Dest
+	// returns no rows.
+	Dest []any
+
+	// Filled in once the statement ran: the rows it affected, and its
+	// error.
+	Affected int64
+	Err      error
 }
 
 // DB is a store on a SQL database.
@@ -203,7 +214,8 @@ func (db *DB) Ping(ctx context.Context) error {
 // cache may not belong to the transaction's snapshot: fn runs again, in a
 // transaction from its start.
 func (db *DB) View(ctx context.Context, fn func(integrations.Tx) error) error {
-	t := &tx{ctx: ctx, db: db, stmts: db.readStmts, now: db.Now().UTC().Truncate(time.Microsecond)}
+	t := &tx{ctx: ctx, db: db, stmts: db.readStmts, now: db.Now().UTC().Truncate(time.Microsecond),
+		lazy: db.read, lazyOpts: db.dialect.ReadTx}
 	err := t.do(fn)
 	if err == errGenerationMoved {
 		err = db.run(ctx, db.read, db.readStmts, db.dialect.ReadTx, fn)
@@ -323,7 +335,7 @@ func (r *retryable) Error() string { return r.err.Error() }
 func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.TxOptions, fn func(integrations.Tx) error) (err error) {
 	t := &tx{ctx: ctx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
 		perStatement: opts.Isolation == sql.LevelReadCommitted}
-	gen, err := db.beginTx(ctx, h, opts, t)
+	gen, err := db.beginTx(ctx, h, opts, t, nil)
 	if err != nil {
 		return db.classify(err)
 	}
@@ -333,9 +345,22 @@ func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.Tx
 	return t.do(fn)
 }
 
+// runLazy runs fn in a transaction that begins at its first statement, in
+// the round trip of that statement (Dialect.Begin): until then, fn's
+// lookups come from the reference cache at the generation of now, as a
+// lazy View's do. It returns errGenerationMoved when the transaction began
+// at another generation: what came from the cache may not belong to its
+// snapshot, and fn must run again in a transaction from its start.
+func (db *DB) runLazy(ctx context.Context, h *sql.DB, stmts *statements, opts sql.TxOptions, fn func(integrations.Tx) error) error {
+	t := &tx{ctx: ctx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
+		perStatement: opts.Isolation == sql.LevelReadCommitted, lazy: h, lazyOpts: opts}
+	return t.do(fn)
+}
+
 // beginTx begins t's transaction on h, with the dialect's Begin where it
 // has one, and then returns the reference generation it read; else -1.
-func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx) (int64, error) {
+// first, with the dialect's Begin only, is a statement sent with the BEGIN.
+func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx, first *Statement) (int64, error) {
 	if db.dialect.Begin == nil {
 		sqlTx, err := h.BeginTx(ctx, &opts)
 		if err != nil {
@@ -348,7 +373,7 @@ func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx)
 	if err != nil {
 		return -1, err
 	}
-	gen, err := db.dialect.Begin(ctx, conn, opts)
+	gen, err := db.dialect.Begin(ctx, conn, opts, first)
 	if err != nil {
 		// A connection left in a transaction that failed to begin is
 		// not reused: the driver drops it when it goes back to the pool.
@@ -374,16 +399,13 @@ type txConn interface {
 type connTx struct {
 	ctx context.Context
 	*sql.Conn
-	commit func(context.Context, *sql.Conn, *Statement) (lastErr, err error)
+	commit func(context.Context, *sql.Conn, *Statement) error
 }
 
-func (c *connTx) Commit() error {
-	_, err := c.CommitWith(nil)
-	return err
-}
+func (c *connTx) Commit() error { return c.CommitWith(nil) }
 
 // CommitWith sends last, then the COMMIT, in one round trip (Dialect.Commit).
-func (c *connTx) CommitWith(last *Statement) (lastErr, err error) {
+func (c *connTx) CommitWith(last *Statement) error {
 	defer c.Conn.Close()
 	return c.commit(c.ctx, c.Conn, last)
 }
@@ -448,12 +470,13 @@ func (t *tx) commit() error {
 	}
 	last := t.last
 	t.last = nil
-	lastErr, err := t.tx.(*connTx).CommitWith(&Statement{Query: t.db.dialect.Placeholders(last.query), Args: last.args, Dest: last.dest})
+	st := &Statement{Query: t.db.dialect.Placeholders(last.query), Args: last.args, Dest: last.dest}
+	err := t.tx.(*connTx).CommitWith(st)
 	switch {
-	case lastErr != nil:
-		return t.failed(t.insertErr(lastErr, last.what))
 	case err != nil:
 		return t.db.classify(err)
+	case st.Err != nil:
+		return t.failed(t.insertErr(st.Err, last.what))
 	}
 	return nil
 }
@@ -505,21 +528,24 @@ func (t *tx) flush() error {
 // came from (see View).
 var errGenerationMoved = errors.New("the reference generation moved")
 
-// begin begins the transaction of a lazy View, at its first statement. When
-// the View took lookups from the cache already, the transaction's snapshot
-// must be at their generation.
-func (t *tx) begin() error {
+// begin begins a lazy transaction (a View's, or runLazy's), at its first
+// statement: with it, where the dialect's Begin can send it (first). When
+// the transaction took lookups from the cache already, its snapshot must be
+// at their generation; else it reads at the generation it began in.
+func (t *tx) begin(first *Statement) error {
 	switch {
 	case t.moved:
 		return errGenerationMoved
 	case t.tx != nil:
 		return nil
 	}
-	n, err := t.db.beginTx(t.ctx, t.db.read, t.db.dialect.ReadTx, t)
+	n, err := t.db.beginTx(t.ctx, t.lazy, t.lazyOpts, t, first)
 	if err != nil {
 		return err
 	}
-	if t.genRead {
+	switch {
+	case t.perStatement:
+	case t.genRead:
 		if n < 0 {
 			if err := t.queryRow(GenerationQuery).Scan(&n); err != nil {
 				return err
@@ -529,8 +555,31 @@ func (t *tx) begin() error {
 			t.moved = true
 			return errGenerationMoved
 		}
+	case n >= 0:
+		t.gen, t.genRead = n, true
 	}
 	return nil
+}
+
+// fuses reports whether the transaction's next statement is its first,
+// to be sent with its BEGIN (Dialect.Begin).
+func (t *tx) fuses() bool {
+	return t.tx == nil && !t.moved && t.db.dialect.Begin != nil
+}
+
+// firstRow is the row of a transaction's first statement, sent with the
+// BEGIN when Scan says where its columns go.
+type firstRow struct {
+	t  *tx
+	st Statement
+}
+
+func (r *firstRow) Scan(dest ...any) error {
+	r.st.Dest = dest
+	if err := r.t.begin(&r.st); err != nil {
+		return err
+	}
+	return r.st.Err
 }
 
 // failed returns the error of a transaction whose function failed with err:
@@ -600,9 +649,13 @@ type tx struct {
 	// changed is set once the transaction sent a statement that may change
 	// the database (INSERT, UPDATE, DELETE), even one that failed.
 	changed bool
-	// moved is set when the transaction of a lazy View began at a later
-	// reference generation than its cached lookups (see View).
+	// moved is set when a lazy transaction began at a later reference
+	// generation than its cached lookups (see View).
 	moved bool
+	// lazy, for a transaction that begins at its first statement, is the
+	// handle it begins on, with the options lazyOpts.
+	lazy     *sql.DB
+	lazyOpts sql.TxOptions
 	// last is the write held back for the COMMIT (holdBack), and heldErr
 	// the error it met when a later statement sent it first.
 	last    *heldBack
@@ -618,11 +671,18 @@ func (t *tx) exec(query string, args ...any) (sql.Result, error) {
 	if err := t.flush(); err != nil {
 		return nil, err
 	}
-	if err := t.begin(); err != nil {
-		return nil, err
-	}
 	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
+	if t.fuses() {
+		first := &Statement{Query: q, Args: args}
+		if err := t.begin(first); err != nil {
+			return nil, err
+		}
+		return driver.RowsAffected(first.Affected), first.Err
+	}
+	if err := t.begin(nil); err != nil {
+		return nil, err
+	}
 	if st := t.prepared(q); st != nil {
 		return st.ExecContext(t.ctx, args...)
 	}
@@ -636,7 +696,7 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 	if err := t.flush(); err != nil {
 		return nil, err
 	}
-	if err := t.begin(); err != nil {
+	if err := t.begin(nil); err != nil {
 		return nil, err
 	}
 	t.changes(query)
@@ -654,11 +714,14 @@ func (t *tx) queryRow(query string, args ...any) scanner {
 	if err := t.flush(); err != nil {
 		return errRow{err}
 	}
-	if err := t.begin(); err != nil {
-		return errRow{err}
-	}
 	t.changes(query)
 	q := t.db.dialect.Placeholders(query)
+	if t.fuses() {
+		return &firstRow{t: t, st: Statement{Query: q, Args: args}}
+	}
+	if err := t.begin(nil); err != nil {
+		return errRow{err}
+	}
 	if st := t.prepared(q); st != nil {
 		return st.QueryRowContext(t.ctx, args...)
 	}

@@ -1,7 +1,9 @@
 package sqlstore
 
 import (
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 
 	"integrations"
@@ -230,16 +232,14 @@ func (t *tx) UpdateSpaceInstallation(si *integrations.SpaceInstallation) error {
 }
 
 func (t *tx) DeleteSpaceInstallation(installationID, spaceID string) (*integrations.SpaceInstallation, error) {
-	rows, err := t.query(`DELETE FROM space_installations WHERE installation_id = ? AND space_id = ?
-		RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at, '', '', ''`, installationID, spaceID)
-	if err != nil {
-		return nil, err
+	// One row at most (the primary key): queryRow, which a transaction
+	// can send with its BEGIN.
+	si, err := scanSpaceInstallation(t.queryRow(`DELETE FROM space_installations WHERE installation_id = ? AND space_id = ?
+		RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at, '', '', ''`, installationID, spaceID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
 	}
-	deleted, err := scanAll(rows, scanSpaceInstallation)
-	if err != nil || len(deleted) == 0 {
-		return nil, err
-	}
-	return deleted[0], nil
+	return si, err
 }
 
 // SpaceInstallation reads the space installation's own row; what it tells

@@ -261,6 +261,41 @@ func TestViewRunsAgainWhenTheGenerationMoves(t *testing.T) {
 	})
 }
 
+// TestUpdateRunsAgainWhenTheGenerationMoves is the same for a write on
+// PostgreSQL, whose transaction begins at its first statement, in that
+// statement's round trip: a write that took a user from the cache and
+// writes it back changed must not begin after a change to that user and
+// overwrite it with what the cache held (SQLite's writes take turns: one
+// cannot commit during another).
+func TestUpdateRunsAgainWhenTheGenerationMoves(t *testing.T) {
+	s := storetest.Postgres(t)
+	refWorld(t, s)
+	read(t, s) // fills the cache
+	runs := 0
+	err := s.Update(t.Context(), func(tx integrations.Tx) error {
+		runs++
+		u, err := tx.User("alice")
+		if err != nil {
+			return err
+		}
+		if runs == 1 {
+			err := s.Update(t.Context(), func(tx integrations.Tx) error {
+				return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: "Renamed", Email: "alice@example.com"})
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: u.DisplayName + "!", Email: "alice@example.com"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aliceName(t, s); runs != 2 || got != "Renamed!" {
+		t.Errorf("the Update ran %d times and alice is %q; want twice, and Renamed!", runs, got)
+	}
+}
+
 // TestViewFromTheCacheSeesEarlierWrites changes cached objects and reads
 // them at once in Views that take them from the cache alone, through the
 // handle that wrote and through another one on the same database (a
