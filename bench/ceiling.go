@@ -12,13 +12,15 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"integrations"
+	"integrations/sqlstore"
 )
 
 // The ceiling of the writes on PostgreSQL. Without the server, the same
 // enable-then-disable pairs are sent to PostgreSQL as the transactions that
-// the server runs for them, statement for statement (the BEGIN with the
-// reference generation, the space installation's insert or delete, the
-// event with its attempt, the COMMIT), on the seeded database, from as many
+// the server runs for them, statement for statement and round trip for
+// round trip (the BEGIN with the reading of the reference generation and
+// the space installation's insert or delete; the event with its attempt
+// and the COMMIT), on the seeded database, from as many
 // connections as the server has (its --db-max-conns default). What
 // PostgreSQL does then on this machine is the most the server's pairs could
 // reach with this design: the pair's ratio is its rate over this one.
@@ -104,64 +106,61 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 // serializable transactions, run again on a serialization failure as the
 // server does.
 func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, installationID, spaceID, orgID string) error {
-	enable := func(conn *pgx.Conn) error {
-		if _, err := conn.Exec(ctx, `INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
-			VALUES ($1, $2, 'active', '{}', '[]', $3, $3) ON CONFLICT DO NOTHING`, installationID, spaceID, time.Now().UnixMicro()); err != nil {
-			return err
-		}
-		return ceilingEvent(ctx, conn, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationSetup)
-	}
-	disable := func(conn *pgx.Conn) error {
-		rows, err := conn.Query(ctx, `DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
-			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, installationID, spaceID)
-		if err != nil {
-			return err
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		return ceilingEvent(ctx, conn, integrationID, installationID, spaceID, orgID, integrations.EventSpaceInstallationDeleted)
-	}
-	for _, fn := range []func(*pgx.Conn) error{enable, disable} {
-		if err := serializable(ctx, pool, fn); err != nil {
+	now := time.Now().UnixMicro()
+	for _, change := range []struct {
+		query, event string
+		args         []any
+	}{
+		{`INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
+			VALUES ($1, $2, 'active', '{}', '[]', $3, $3) ON CONFLICT DO NOTHING`, integrations.EventSpaceInstallationSetup, []any{installationID, spaceID, now}},
+		{`DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
+			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, integrations.EventSpaceInstallationDeleted, []any{installationID, spaceID}},
+	} {
+		query, args := ceilingEvent(integrationID, installationID, spaceID, orgID, change.event)
+		if err := serializable(ctx, pool, &sqlstore.Statement{Query: change.query, Args: change.args}, &sqlstore.Statement{Query: query, Args: args}); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ceilingEvent writes the event of a change, failed at once with its one
-// attempt, as the server does for an integration with nowhere to send it:
-// one statement, the attempt's INSERT inside the event's.
-func ceilingEvent(ctx context.Context, conn *pgx.Conn, integrationID, installationID, spaceID, orgID, typ string) error {
+// ceilingEvent returns the statement of the event of a change, failed at
+// once with its one attempt, as the server writes it for an integration
+// with nowhere to send it: the attempt's INSERT inside the event's.
+func ceilingEvent(integrationID, installationID, spaceID, orgID, typ string) (string, []any) {
 	id := integrations.NewEventID()
 	now := time.Now().UnixMicro()
 	payload := fmt.Sprintf(`{"eventId":%q,"type":%q,"installationId":%q,"spaceId":%q}`, id, typ, installationID, spaceID)
-	_, err := conn.Exec(ctx, `WITH attempt AS (INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $8, '', 0, 'not delivered: no URL', 0))
+	return `WITH attempt AS (INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $8, '', 0, 'not delivered: no URL', 0))
 		INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`, id, integrationID, installationID, spaceID, orgID, typ, payload, now)
-	return err
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`,
+		[]any{id, integrationID, installationID, spaceID, orgID, typ, payload, now}
 }
 
-// serializable runs fn in a serializable transaction, again (up to 50
-// times) when PostgreSQL reports a serialization failure. As the server
-// does, it sends the transaction's BEGIN and its reading of the reference
-// generation as one query.
-func serializable(ctx context.Context, pool *pgxpool.Pool, fn func(*pgx.Conn) error) error {
+// serializable runs a serializable transaction of two statements, again
+// (up to 50 times) when PostgreSQL reports a serialization failure. As the
+// server does, it sends the transaction's BEGIN, its reading of the
+// reference generation and its first statement in one pipeline, then its
+// last statement and the COMMIT in another: two round trips.
+func serializable(ctx context.Context, pool *pgxpool.Pool, first, last *sqlstore.Statement) error {
+	pipeline := func(conn *pgx.Conn, statements ...*sqlstore.Statement) error {
+		var b pgx.Batch
+		for _, st := range statements {
+			b.Queue(st.Query, st.Args...)
+		}
+		return conn.SendBatch(ctx, &b).Close()
+	}
 	var err error
 	for range 50 {
 		err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 			conn := c.Conn()
-			if _, err := conn.PgConn().Exec(ctx, "BEGIN ISOLATION LEVEL SERIALIZABLE; SELECT n FROM generation").ReadAll(); err != nil {
-				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
-				return err
+			err := pipeline(conn, &sqlstore.Statement{Query: "BEGIN ISOLATION LEVEL SERIALIZABLE"}, &sqlstore.Statement{Query: sqlstore.GenerationQuery}, first)
+			if err == nil {
+				err = pipeline(conn, last, &sqlstore.Statement{Query: "COMMIT"})
 			}
-			if err := fn(conn); err != nil {
+			if err != nil && conn.PgConn().TxStatus() != 'I' {
 				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
-				return err
 			}
-			_, err := conn.Exec(ctx, "COMMIT")
 			return err
 		})
 		if !isSerializationFailure(err) {
