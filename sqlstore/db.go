@@ -448,7 +448,9 @@ func (t *tx) do(fn func(integrations.Tx) error) error {
 	case t.heldErr != nil:
 		// A write that CreateEvent, say, accepted failed when a later
 		// statement sent it: the transaction must not commit without it.
-		t.tx.Rollback()
+		if t.tx != nil {
+			t.tx.Rollback()
+		}
 		return t.failed(t.heldErr)
 	case t.tx == nil:
 		return nil // a lazy View that took everything from the cache
@@ -489,11 +491,12 @@ type heldBack struct {
 
 // holdBack runs a write whose outcome nothing in the transaction needs: an
 // INSERT of one row, whose errors insertErr maps as of what, and whose
-// returned columns go to dest. Where the dialect commits with a last
-// statement, the transaction holds it back until its next statement, which
-// sends it first, or until its COMMIT, which it joins: a transaction that
-// ends with it saves a round trip. Its errors then come from there, and
-// dest is filled by then.
+// returned columns go to dest. Where the dialect began the transaction
+// (and so commits it, with a last statement), the transaction holds the
+// write back until its next statement, which sends it first, or until its
+// COMMIT, which it joins: a transaction that ends with it saves a round
+// trip. Its errors then come from there, and dest is filled by then. A
+// transaction that has not begun yet sends it at once, with its BEGIN.
 func (t *tx) holdBack(what, query string, args []any, dest ...any) error {
 	if err := t.flush(); err != nil {
 		return err
