@@ -293,12 +293,15 @@ func run(ctx context.Context, c *pgx.Conn, read func(pgx.BatchResults) error, st
 	br := c.SendBatch(ctx, &b)
 	err := read(br)
 	closeErr := br.Close()
+	if err != nil {
+		return err // which closeErr repeats
+	}
 	for _, st := range statements {
 		if st.Err != nil && errors.Is(closeErr, st.Err) {
-			closeErr = nil
+			return nil
 		}
 	}
-	return errors.Join(err, closeErr)
+	return closeErr
 }
 
 // result reads the outcome of st from br.
