@@ -3,9 +3,11 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
+	neturl "net/url"
 	"os"
 	"slices"
 	"strings"
@@ -1026,4 +1028,147 @@ func TestBeginAndCommit(t *testing.T) {
 	}
 	conn.Close()
 	notInTransaction("a Begin that failed")
+}
+
+// TestWriteRoundTrips counts the round trips of an enable's and a
+// disable's transactions, as the service runs them when its lookups come
+// from the reference cache: the space installation's insert or delete
+// with the BEGIN, the event with its attempt and the COMMIT. A proxy
+// between the store and PostgreSQL counts the times the store sends after
+// it heard from the server.
+func TestWriteRoundTrips(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	storetest.PostgresAt(t, url).Close() // migrates
+	proxy := newFlightCounter(t, url)
+	store, err := postgres.Open(t.Context(), proxy.url, postgres.Options{MaxConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ctx := t.Context()
+	err = store.Update(ctx, func(tx integrations.Tx) error {
+		now := tx.Now()
+		for _, err := range []error{
+			tx.CreateOrganization(&integrations.Organization{ID: "acme", Title: "Acme", EmailDomains: []string{}, CreatedAt: now}),
+			tx.CreateSpace(&integrations.Space{ID: "handbook", OrganizationID: "acme", Title: "Handbook", Visibility: "private", DefaultLevel: "inherit", CreatedAt: now, UpdatedAt: now}),
+			tx.CreateIntegration(&integrations.Integration{ID: "int1", Name: "slack", OrganizationID: "acme", Version: 1, Runtime: "v1", Title: "Slack",
+				Visibility: "public", Target: "all", Scopes: []string{}, Categories: []string{}, CreatedAt: now, UpdatedAt: now}),
+			tx.CreateInstallation(&integrations.Installation{ID: "inst1", IntegrationID: "int1", OrganizationID: "acme", Status: integrations.StatusActive,
+				SpaceSelection: "selected", SiteSelection: "selected", Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: now, UpdatedAt: now}),
+		} {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(tx integrations.Tx) error {
+		e := &integrations.Event{ID: integrations.NewEventID(), IntegrationID: "int1", InstallationID: "inst1", SpaceID: "handbook", OrganizationID: "acme",
+			Type: integrations.EventSpaceInstallationSetup, Payload: json.RawMessage(`{}`), Status: integrations.EventFailed, Attempts: 1,
+			NextAttemptAt: tx.Now(), CreatedAt: tx.Now(), UpdatedAt: tx.Now()}
+		return tx.CreateEvent(e, &integrations.EventAttempt{EventID: e.ID, Attempt: 1, At: tx.Now(), Error: "not delivered"})
+	}
+	enable := func(tx integrations.Tx) error {
+		created, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "handbook", Status: integrations.StatusActive,
+			Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+		if err != nil || !created {
+			return fmt.Errorf("enable: created %v, %v", created, err)
+		}
+		return event(tx)
+	}
+	disable := func(tx integrations.Tx) error {
+		si, err := tx.DeleteSpaceInstallation("inst1", "handbook")
+		if err != nil || si == nil {
+			return fmt.Errorf("disable: deleted %v, %v", si, err)
+		}
+		return event(tx)
+	}
+	for round := range 2 { // the first prepares the statements
+		for _, op := range []struct {
+			name string
+			fn   func(integrations.Tx) error
+		}{{"enable", enable}, {"disable", disable}} {
+			before := proxy.flights()
+			if err := store.Update(ctx, op.fn); err != nil {
+				t.Fatal(err)
+			}
+			if n := proxy.flights() - before; round == 1 && n != 2 {
+				t.Errorf("%s: %d round trips, want 2", op.name, n)
+			}
+		}
+	}
+}
+
+// flightCounter is a TCP proxy to PostgreSQL that counts the flights of
+// the client: the times it sends after the server last sent.
+type flightCounter struct {
+	url string
+	mu  sync.Mutex
+	n   int
+	// clientSpoke says that the client sent last.
+	clientSpoke bool
+}
+
+func newFlightCounter(t *testing.T, rawURL string) *flightCounter {
+	t.Helper()
+	u, err := neturl.Parse(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	target := u.Host
+	u.Host = ln.Addr().String()
+	f := &flightCounter{url: u.String()}
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			server, err := net.Dial("tcp", target)
+			if err != nil {
+				client.Close()
+				continue
+			}
+			go f.copy(server, client, true)
+			go f.copy(client, server, false)
+		}
+	}()
+	return f
+}
+
+func (f *flightCounter) copy(dst, src net.Conn, fromClient bool) {
+	defer dst.Close()
+	defer src.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			f.mu.Lock()
+			if fromClient && !f.clientSpoke {
+				f.n++
+			}
+			f.clientSpoke = fromClient
+			f.mu.Unlock()
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *flightCounter) flights() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
 }
