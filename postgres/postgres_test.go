@@ -1046,25 +1046,7 @@ func TestWriteRoundTrips(t *testing.T) {
 	}
 	defer store.Close()
 	ctx := t.Context()
-	err = store.Update(ctx, func(tx integrations.Tx) error {
-		now := tx.Now()
-		for _, err := range []error{
-			tx.CreateOrganization(&integrations.Organization{ID: "acme", Title: "Acme", EmailDomains: []string{}, CreatedAt: now}),
-			tx.CreateSpace(&integrations.Space{ID: "handbook", OrganizationID: "acme", Title: "Handbook", Visibility: "private", DefaultLevel: "inherit", CreatedAt: now, UpdatedAt: now}),
-			tx.CreateIntegration(&integrations.Integration{ID: "int1", Name: "slack", OrganizationID: "acme", Version: 1, Runtime: "v1", Title: "Slack",
-				Visibility: "public", Target: "all", Scopes: []string{}, Categories: []string{}, CreatedAt: now, UpdatedAt: now}),
-			tx.CreateInstallation(&integrations.Installation{ID: "inst1", IntegrationID: "int1", OrganizationID: "acme", Status: integrations.StatusActive,
-				SpaceSelection: "selected", SiteSelection: "selected", Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: now, UpdatedAt: now}),
-		} {
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storetest.RefWorld(t, store)
 	event := func(tx integrations.Tx) error {
 		e := &integrations.Event{ID: integrations.NewEventID(), IntegrationID: "int1", InstallationID: "inst1", SpaceID: "handbook", OrganizationID: "acme",
 			Type: integrations.EventSpaceInstallationSetup, Payload: json.RawMessage(`{}`), Status: integrations.EventFailed, Attempts: 1,

@@ -13,34 +13,6 @@ import (
 	"integrations/internal/storetest"
 )
 
-// refWorld creates one object of each kind that the reference cache holds.
-func refWorld(t *testing.T, s integrations.Store) {
-	t.Helper()
-	err := s.Update(t.Context(), func(tx integrations.Tx) error {
-		now := tx.Now()
-		for _, err := range []error{
-			tx.CreateUser(&integrations.User{ID: "alice", DisplayName: "Alice", Email: "alice@example.com", CreatedAt: now}),
-			tx.CreateToken(&integrations.Token{Hash: "hash-alice", Kind: integrations.TokenUser, UserID: "alice", CreatedAt: now}),
-			tx.CreateOrganization(&integrations.Organization{ID: "acme", Title: "Acme", EmailDomains: []string{}, CreatedAt: now}),
-			tx.PutMember(&integrations.Member{OrganizationID: "acme", UserID: "alice", Role: integrations.RoleAdmin, JoinedAt: now}),
-			tx.CreateSpace(&integrations.Space{ID: "handbook", OrganizationID: "acme", Title: "Handbook", Visibility: "private", DefaultLevel: "inherit", CreatedAt: now, UpdatedAt: now}),
-			tx.CreateIntegration(&integrations.Integration{ID: "int1", Name: "slack", OrganizationID: "acme", Version: 1, Runtime: "v1", Title: "Slack",
-				Visibility: "public", Target: "all", Scopes: []string{}, Categories: []string{}, CreatedAt: now, UpdatedAt: now}),
-			tx.CreateInstallation(&integrations.Installation{ID: "inst1", IntegrationID: "int1", OrganizationID: "acme", Status: integrations.StatusActive,
-				SpaceSelection: "selected", SiteSelection: "selected", Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: now, UpdatedAt: now}),
-		} {
-			if err != nil {
-				return err
-			}
-		}
-		_, err := tx.InitDelivery("int1", "secret-1")
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // lookups reads every cached kind of object and describes what it found, so
 // that a test can compare what two reads saw.
 func lookups(tx integrations.Tx) string {
@@ -162,7 +134,7 @@ func TestReferenceCacheFollowsChanges(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			storetest.EachDatabase(t, func(t *testing.T, url string) {
 				a, b := storetest.Open(t, url), storetest.Open(t, url)
-				refWorld(t, a)
+				storetest.RefWorld(t, a)
 				before := read(t, a)
 				if got := read(t, b); got != before {
 					t.Fatalf("the replicas disagree before the change:\n%s\n%s", before, got)
@@ -190,7 +162,7 @@ func TestReferenceCacheFollowsChanges(t *testing.T) {
 func TestReferenceCacheInsideATransaction(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
 		s := open(t)
-		refWorld(t, s)
+		storetest.RefWorld(t, s)
 		read(t, s) // fills the cache
 		errUndo := errors.New("undo")
 		err := s.Update(t.Context(), func(tx integrations.Tx) error {
@@ -227,7 +199,7 @@ func TestReferenceCacheInsideATransaction(t *testing.T) {
 func TestViewRunsAgainWhenTheGenerationMoves(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
 		s := open(t)
-		refWorld(t, s)
+		storetest.RefWorld(t, s)
 		read(t, s) // fills the cache
 		runs := 0
 		var names []string
@@ -269,7 +241,7 @@ func TestViewRunsAgainWhenTheGenerationMoves(t *testing.T) {
 // cannot commit during another).
 func TestUpdateRunsAgainWhenTheGenerationMoves(t *testing.T) {
 	s := storetest.Postgres(t)
-	refWorld(t, s)
+	storetest.RefWorld(t, s)
 	read(t, s) // fills the cache
 	runs := 0
 	err := s.Update(t.Context(), func(tx integrations.Tx) error {
@@ -303,7 +275,7 @@ func TestUpdateRunsAgainWhenTheGenerationMoves(t *testing.T) {
 func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
 	storetest.EachDatabase(t, func(t *testing.T, url string) {
 		a, b := storetest.Open(t, url), storetest.Open(t, url)
-		refWorld(t, a)
+		storetest.RefWorld(t, a)
 		for n := range 20 {
 			writer := []integrations.Store{a, b}[n%2]
 			read(t, a) // fill the caches
@@ -339,7 +311,7 @@ func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
 func TestConcurrentChangesReadEachOther(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
 		s := open(t)
-		refWorld(t, s)
+		storetest.RefWorld(t, s)
 		if err := s.Update(t.Context(), func(tx integrations.Tx) error {
 			return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: "0", Email: "alice@example.com"})
 		}); err != nil {
