@@ -32,22 +32,34 @@ type cache struct {
 	size    int64
 	lru     *list.List // of *answer, most recently used first
 	answers map[string]*list.Element
-	callers map[string]cachedCaller // by token hash
+	callers map[[sha256.Size]byte]cachedCaller // by the SHA-256 of the token
 }
 
-// answer is a cached response body.
+// answer is a cached response body, with the values of its ETag and
+// Content-Length headers, made once for every response that sends it.
 type answer struct {
 	key, version, etag string
 	body               []byte
+	etagHeader         []string
+	lengthHeader       []string
 }
 
+func newAnswer(key, version string, body []byte) *answer {
+	etag := etagOf(body)
+	return &answer{key: key, version: version, etag: etag, body: body,
+		etagHeader: []string{etag}, lengthHeader: []string{strconv.Itoa(len(body))}}
+}
+
+// cachedCaller is the caller of a token, with its ID (Caller.ID), resolved
+// at version.
 type cachedCaller struct {
 	caller  *integrations.Caller
+	id      string
 	version string
 }
 
 func newCache(maxBytes int64) *cache {
-	return &cache{max: maxBytes, lru: list.New(), answers: map[string]*list.Element{}, callers: map[string]cachedCaller{}}
+	return &cache{max: maxBytes, lru: list.New(), answers: map[string]*list.Element{}, callers: map[[sha256.Size]byte]cachedCaller{}}
 }
 
 // answer returns the answer for key if it was computed at version.
@@ -93,23 +105,23 @@ func (c *cache) remove(el *list.Element) {
 
 // caller returns the caller of a token hash if it was resolved at version.
 // Only tokens that never expire are kept.
-func (c *cache) caller(hash, version string) *integrations.Caller {
+func (c *cache) caller(hash [sha256.Size]byte, version string) (cachedCaller, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cc, ok := c.callers[hash]
 	if !ok || cc.version != version {
-		return nil
+		return cachedCaller{}, false
 	}
-	return cc.caller
+	return cc, true
 }
 
-func (c *cache) putCaller(hash, version string, caller *integrations.Caller) {
+func (c *cache) putCaller(hash [sha256.Size]byte, cc cachedCaller) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.callers) >= maxCachedCallers {
-		c.callers = map[string]cachedCaller{}
+		c.callers = map[[sha256.Size]byte]cachedCaller{}
 	}
-	c.callers[hash] = cachedCaller{caller: caller, version: version}
+	c.callers[hash] = cc
 }
 
 // etagOf returns the strong ETag of a body.
@@ -129,18 +141,28 @@ func matches(ifNoneMatch, etag string) bool {
 	return false
 }
 
+// Header values that never change, shared by every response that sends
+// them: net/http copies a handler's header map before it writes it, and
+// nothing in this server changes a header value in place (Set replaces the
+// slice, Add appends to a full one, which copies it).
+var (
+	cacheControlPrivate = []string{"private, no-cache"}
+	contentTypeJSON     = []string{"application/json"}
+)
+
 // writeAnswer writes a JSON answer with its ETag, or 304 when the request
-// already has it.
+// already has it. The headers go in under their canonical names, as Set
+// would put them, without Set's work: this is every cached answer's path.
 func writeAnswer(w http.ResponseWriter, r *http.Request, a *answer) {
 	h := w.Header()
-	h.Set("ETag", a.etag)
-	h.Set("Cache-Control", "private, no-cache")
+	h["Etag"] = a.etagHeader
+	h["Cache-Control"] = cacheControlPrivate
 	if inm := r.Header.Get("If-None-Match"); inm != "" && matches(inm, a.etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(a.body)))
+	h["Content-Type"] = contentTypeJSON
+	h["Content-Length"] = a.lengthHeader
 	w.WriteHeader(http.StatusOK)
 	w.Write(a.body)
 }

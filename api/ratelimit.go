@@ -30,6 +30,8 @@ type limiter struct {
 	rate    float64
 	burst   float64
 	buckets map[string]*bucket
+
+	burstHeader []string // the value of X-RateLimit-Limit, shared as writeAnswer's are
 }
 
 type bucket struct {
@@ -41,7 +43,8 @@ func newLimiter(rate float64, burst int) *limiter {
 	if burst < 1 {
 		burst = 1
 	}
-	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}}
+	return &limiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{},
+		burstHeader: []string{strconv.Itoa(burst)}}
 }
 
 // take spends one request of key's bucket. It returns whether the request may
@@ -98,10 +101,12 @@ func (s *Server) limit(w http.ResponseWriter, key string) error {
 		return nil
 	}
 	ok, remaining, retryAfter, reset := s.limiter.take(key, time.Now())
+	// Under their canonical names, as Set would put them, without its work:
+	// every request comes here.
 	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(int(s.limiter.burst)))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Reset", strconv.Itoa(int(math.Ceil(reset.Seconds()))))
+	h["X-Ratelimit-Limit"] = s.limiter.burstHeader
+	h["X-Ratelimit-Remaining"] = []string{strconv.Itoa(remaining)}
+	h["X-Ratelimit-Reset"] = []string{strconv.Itoa(int(math.Ceil(reset.Seconds())))}
 	if ok {
 		return nil
 	}

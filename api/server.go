@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"log/slog"
@@ -147,10 +148,17 @@ func (s *Server) dispatch(methods map[string]Route) http.Handler {
 		pattern = rt.Pattern
 	}
 	sort.Strings(allowed)
+	// Each route's name in the log line, made once.
+	labels := map[string]string{}
+	for m, rt := range methods {
+		labels[m] = rt.Method + " " + rt.Pattern
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rt, ok := methods[r.Method]
-		if !ok && r.Method == http.MethodHead {
-			rt, ok = methods[http.MethodGet]
+		m := r.Method
+		rt, ok := methods[m]
+		if !ok && m == http.MethodHead {
+			m = http.MethodGet
+			rt, ok = methods[m]
 		}
 		if !ok {
 			setPattern(r, r.Method+" "+pattern)
@@ -158,7 +166,7 @@ func (s *Server) dispatch(methods map[string]Route) http.Handler {
 			s.writeError(w, r, &httpError{http.StatusMethodNotAllowed, "Method " + r.Method + " is not allowed here; allowed: " + strings.Join(allowed, ", ") + "."})
 			return
 		}
-		setRoute(r, rt)
+		setPattern(r, labels[m])
 		s.serveRoute(w, r, rt)
 	})
 }
@@ -181,7 +189,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 			return
 		}
 	}
-	c, err := s.authenticate(r, version)
+	c, id, err := s.authenticate(r, version)
 	if err != nil {
 		// Failed attempts count against the client's address, so that
 		// nobody tries tokens at full speed.
@@ -191,7 +199,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.limit(w, c.ID()); err != nil {
+	if err := s.limit(w, id); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -199,17 +207,21 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 		s.writeError(w, r, err)
 		return
 	}
-	r = r.WithContext(integrations.NewContextWithCaller(r.Context(), c))
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if err := rt.handle(w, r); err != nil {
+		if err := rt.handle(w, s.forHandler(w, r, c)); err != nil {
 			s.writeError(w, r, err)
 		}
 		return
 	}
 	// GET: answer from the cache when it holds this caller's answer at this
-	// version; otherwise compute, and keep successful answers.
-	key := c.ID() + " " + r.URL.RequestURI()
+	// version; otherwise compute, and keep successful answers. The request
+	// line as the client sent it names the answer (the handler's URL is
+	// parsed from it); a request made in the process may lack it.
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	key := id + " " + uri
 	if s.cache != nil {
 		if a := s.cache.answer(key, version); a != nil {
 			writeAnswer(w, r, a)
@@ -217,7 +229,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 		}
 	}
 	rec := &recorder{header: http.Header{}}
-	if err := rt.handle(rec, r); err != nil {
+	if err := rt.handle(rec, s.forHandler(w, r, c)); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -227,42 +239,54 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 	}
 	// The cache keeps a copy of the exact size: the recorder's buffer
 	// grew by doubling, and may be twice as large as the body.
-	body := bytes.Clone(rec.body.Bytes())
-	a := &answer{key: key, version: version, etag: etagOf(body), body: body}
+	a := newAnswer(key, version, bytes.Clone(rec.body.Bytes()))
 	if s.cache != nil {
 		s.cache.putAnswer(a)
 	}
 	writeAnswer(w, r, a)
 }
 
+// forHandler returns the request as a handler gets it: with its caller in
+// its context and its body bounded.
+func (s *Server) forHandler(w http.ResponseWriter, r *http.Request, c *integrations.Caller) *http.Request {
+	r = r.WithContext(integrations.NewContextWithCaller(r.Context(), c))
+	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
+	return r
+}
+
 // authenticate resolves the request's bearer token, from the cache when it
-// was resolved at this version.
-func (s *Server) authenticate(r *http.Request, version string) (*integrations.Caller, error) {
+// was resolved at this version, and returns its caller with the caller's ID.
+func (s *Server) authenticate(r *http.Request, version string) (*integrations.Caller, string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, integrations.Errorf(integrations.EUNAUTHORIZED, "Authentication required: send an API token as Authorization: Bearer <token>.")
+		return nil, "", integrations.Errorf(integrations.EUNAUTHORIZED, "Authentication required: send an API token as Authorization: Bearer <token>.")
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return nil, integrations.Errorf(integrations.EUNAUTHORIZED, "The Authorization header must be Bearer <token>.")
+		return nil, "", integrations.Errorf(integrations.EUNAUTHORIZED, "The Authorization header must be Bearer <token>.")
 	}
 	if s.cache == nil {
-		return s.svc.Authenticate(r.Context(), token)
+		c, err := s.svc.Authenticate(r.Context(), token)
+		if err != nil {
+			return nil, "", err
+		}
+		return c, c.ID(), nil
 	}
-	hash := integrations.HashToken(token)
-	if c := s.cache.caller(hash, version); c != nil {
-		return c, nil
+	hash := sha256.Sum256([]byte(token))
+	if cc, ok := s.cache.caller(hash, version); ok {
+		return cc.caller, cc.id, nil
 	}
 	c, err := s.svc.Authenticate(r.Context(), token)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	id := c.ID()
 	// Temporary tokens are checked against the store's clock every time.
 	if c.Expires.IsZero() {
-		s.cache.putCaller(hash, version, c)
+		s.cache.putCaller(hash, cachedCaller{caller: c, id: id, version: version})
 	}
-	return c, nil
+	return c, id, nil
 }
 
 // checkScheme refuses a caller whose kind of token the operation does not accept.
@@ -298,13 +322,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get("X-Request-Id")
 	if !requestIDPattern.MatchString(id) {
-		b := make([]byte, 12)
-		rand.Read(b)
-		id = hex.EncodeToString(b)
+		var b [12]byte
+		var x [2 * len(b)]byte
+		rand.Read(b[:])
+		hex.Encode(x[:], b[:])
+		id = string(x[:])
 	}
-	w.Header().Set("X-Request-Id", id)
+	w.Header()["X-Request-Id"] = []string{id}
 	sw := &statusWriter{ResponseWriter: w}
-	info := &requestInfo{id: id}
+	info := &sw.info
+	info.id = id
 	r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
 	defer func() {
 		if p := recover(); p != nil {
@@ -344,8 +371,6 @@ type requestInfo struct {
 	pattern string
 }
 
-func setRoute(r *http.Request, rt Route) { setPattern(r, rt.Method+" "+rt.Pattern) }
-
 // setPattern names the route of a request in its log line.
 func setPattern(r *http.Request, pattern string) {
 	if info, ok := r.Context().Value(requestInfoKey{}).(*requestInfo); ok {
@@ -360,11 +385,13 @@ func requestID(r *http.Request) string {
 	return ""
 }
 
-// statusWriter records the status and size of a response.
+// statusWriter records the status and size of a response, and holds what
+// the log line learns of the request (one allocation for both).
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	info   requestInfo
 }
 
 func (w *statusWriter) WriteHeader(code int) {
