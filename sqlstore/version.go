@@ -15,12 +15,18 @@ import (
 // to the same effect. One query serves every request that asks within that
 // bound: at most one query runs at a time and one more waits, and a request
 // that finds a value read recently enough takes it without waiting.
+//
+// The queries run on a goroutine of their own, which stays for workerIdle
+// after its last query: under load one goroutine runs them all, and its
+// stack, grown by the database driver's calls, is not grown again for each.
 type sharedReads[T any] struct {
 	mu      sync.Mutex
 	window  time.Duration
 	running *sharedRead[T] // the query under way, if any
 	next    *sharedRead[T] // the query to run when it ends, for those who asked since it began
 	last    *sharedRead[T] // the last query that succeeded
+	working bool           // whether the goroutine that runs the queries is there
+	wake    chan *sharedRead[T]
 	query   func(ctx context.Context) (T, error)
 }
 
@@ -33,6 +39,10 @@ type sharedRead[T any] struct {
 
 // sharedTimeout bounds a shared query, which no single request owns.
 const sharedTimeout = 10 * time.Second
+
+// workerIdle is how long the goroutine of the queries waits for another
+// before it ends.
+const workerIdle = time.Second
 
 func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
 	asked := time.Now()
@@ -55,7 +65,15 @@ func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
 	default:
 		r = &sharedRead[T]{done: make(chan struct{}), begun: time.Now()}
 		v.running = r
-		go v.run(r)
+		if v.working {
+			v.wake <- r // never blocks: the goroutine waits, and nothing else sends
+		} else {
+			if v.wake == nil {
+				v.wake = make(chan *sharedRead[T], 1)
+			}
+			v.working = true
+			go v.work(r)
+		}
 	}
 	v.mu.Unlock()
 	select {
@@ -64,6 +82,32 @@ func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
 	case <-ctx.Done():
 		var zero T
 		return zero, ctx.Err()
+	}
+}
+
+// work runs the query of r, and those that come until it has waited
+// workerIdle for one.
+func (v *sharedReads[T]) work(r *sharedRead[T]) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		v.run(r)
+		idle.Reset(workerIdle)
+		select {
+		case r = <-v.wake:
+			continue
+		case <-idle.C:
+		}
+		v.mu.Lock()
+		select {
+		case r = <-v.wake: // sent as the timer fired
+			v.mu.Unlock()
+			continue
+		default:
+		}
+		v.working = false
+		v.mu.Unlock()
+		return
 	}
 }
 

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -134,5 +136,49 @@ func TestVersionReadsWithinWindow(t *testing.T) {
 		t.Errorf("a request that asked %v after a slow query began got its reading", asked.Sub(beganAt(<-done)))
 	} else {
 		<-done
+	}
+}
+
+// TestVersionReadsShareAGoroutine checks that the queries of readings that
+// follow each other run on one goroutine, which ends once it has waited
+// workerIdle for another, and that a reading after that still gets its
+// query.
+func TestVersionReadsShareAGoroutine(t *testing.T) {
+	var mu sync.Mutex
+	goroutines := map[string]int{} // queries by the goroutine that ran them
+	v := &sharedReads[string]{query: func(ctx context.Context) (string, error) {
+		buf := make([]byte, 64)
+		id, _, _ := strings.Cut(strings.TrimPrefix(string(buf[:runtime.Stack(buf, false)]), "goroutine "), " ")
+		mu.Lock()
+		defer mu.Unlock()
+		goroutines[id]++
+		return id, nil
+	}}
+	for range 100 {
+		if _, err := v.get(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(goroutines) != 1 {
+		t.Errorf("100 readings one after the other ran on %d goroutines: %v; want one", len(goroutines), goroutines)
+	}
+	working := func() bool {
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.working
+	}
+	if !working() {
+		t.Error("the goroutine of the queries ended right after them")
+	}
+	time.Sleep(workerIdle + 200*time.Millisecond)
+	if working() {
+		t.Errorf("the goroutine of the queries is still there %v after the last", workerIdle+200*time.Millisecond)
+	}
+	id, err := v.get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := goroutines[id]; !ok || len(goroutines) != 2 {
+		t.Errorf("after the goroutine ended, a reading ran on goroutine %s, among %v; want a new one", id, goroutines)
 	}
 }
