@@ -54,6 +54,53 @@ func TestETagAndNotModified(t *testing.T) {
 	})
 }
 
+// TestCachedAnswerHeaders checks that an answer from the cache carries the
+// headers of the answer computed the first time, under the same names, and
+// that one URL sent in two spellings gets its own answer either way (the
+// cache names answers by the request line as sent).
+func TestCachedAnswerHeaders(t *testing.T) {
+	e := apitest.New(t, storetest.SQLite(t))
+	e.Seed(world)
+	const path = "/v1/spaces/handbook/integrations?search=sl"
+	computed := e.Expect(200, "GET", path, "alice-token", nil)
+	for i := range 3 {
+		cached := e.Expect(200, "GET", path, "alice-token", nil)
+		if string(cached.Body) != string(computed.Body) {
+			t.Fatalf("cached answer %d differs: %s, want %s", i, cached.Body, computed.Body)
+		}
+		for name, want := range computed.Header {
+			switch name {
+			case "Date", "X-Request-Id", "X-Ratelimit-Remaining":
+				continue // of each response
+			}
+			if got := cached.Header[name]; fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("cached answer %d: %s %q, want %q", i, name, got, want)
+			}
+		}
+		if len(cached.Header) != len(computed.Header) {
+			t.Errorf("cached answer %d: headers %v, want those of %v", i, cached.Header, computed.Header)
+		}
+	}
+	for _, name := range []string{"Etag", "Cache-Control", "Content-Type", "Content-Length", "X-Request-Id"} {
+		if len(computed.Header[name]) != 1 {
+			t.Errorf("%s: %q, want one value", name, computed.Header[name])
+		}
+	}
+	if fmt.Sprint(names(t, computed)) != "[slack]" {
+		t.Fatalf("search=sl: %s", computed.Body)
+	}
+	for spelling, want := range map[string]string{
+		"/v1/spaces/handbook/integrations?search=%73l": "[slack]",
+		"/v1/spaces/handbook/integrations?search=mer":  "[mermaid]",
+	} {
+		for range 2 { // computed, then from the cache
+			if got := fmt.Sprint(names(t, e.Expect(200, "GET", spelling, "alice-token", nil))); got != want {
+				t.Errorf("%s: %s, want %s", spelling, got, want)
+			}
+		}
+	}
+}
+
 // Two servers on one database stand for two replicas: after a write through
 // one returns, the other never answers from what it held before.
 func TestNoStaleAnswerAcrossReplicas(t *testing.T) {
