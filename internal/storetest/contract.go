@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"integrations"
+	"integrations/internal/canonjson"
 )
 
 // Run runs the store contract: what every integrations.Store implementation
@@ -125,56 +126,9 @@ func get[T any](t testing.TB, s integrations.Store, lookup func(tx integrations.
 // empty and false are alike and JSON text is compared by value, not layout.
 func sameJSON(t testing.TB, what string, got, want any) {
 	t.Helper()
-	if g, w := canonical(got), canonical(want); g != w {
+	if g, w := canonjson.String(got), canonjson.String(want); g != w {
 		t.Errorf("%s:\n got %s\nwant %s", what, g, w)
 	}
-}
-
-func canonical(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Sprintf("unencodable %T: %v", v, err)
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var generic any
-	if err := d.Decode(&generic); err != nil {
-		return err.Error()
-	}
-	out, _ := json.Marshal(dropEmpty(generic))
-	return string(out)
-}
-
-func dropEmpty(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			if e = dropEmpty(e); e == nil {
-				delete(v, k)
-			} else {
-				v[k] = e
-			}
-		}
-		if len(v) == 0 {
-			return nil
-		}
-	case []any:
-		for n, e := range v {
-			v[n] = dropEmpty(e)
-		}
-		if len(v) == 0 {
-			return nil
-		}
-	case string:
-		if v == "" {
-			return nil
-		}
-	case bool:
-		if !v {
-			return nil
-		}
-	}
-	return v
 }
 
 // builder creates objects in a transaction and fails the test on any error.

@@ -7,6 +7,7 @@ import (
 	"testing/fstest"
 
 	"integrations"
+	"integrations/internal/canonjson"
 )
 
 // MigrationsBefore returns the migrations of dir whose names sort before
@@ -81,7 +82,7 @@ func SpaceInstallationsSurviveMigration(t *testing.T, old integrations.Store, re
 	}
 	check := func(what string, got []string, want ...string) {
 		t.Helper()
-		if canonical(got) != canonical(want) {
+		if canonjson.String(got) != canonjson.String(want) {
 			t.Errorf("%s: %q, want %q", what, got, want)
 		}
 	}
