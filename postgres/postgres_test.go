@@ -185,10 +185,10 @@ func TestUnavailable(t *testing.T) {
 	if err := store.Ping(ctx); err != nil {
 		t.Fatal(err)
 	}
-	name := databaseName(t, url)
-	adminExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`)
-	t.Cleanup(func() { adminExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`) })
-	adminExec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
+	name := storetest.PostgresDatabase(t, url)
+	storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`)
+	t.Cleanup(func() { storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`) })
+	storetest.PostgresAdmin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
 
 	checks := map[string]func() error{
 		"Ping": func() error { return store.Ping(ctx) },
@@ -205,7 +205,7 @@ func TestUnavailable(t *testing.T) {
 		}
 	}
 
-	adminExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`)
+	storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`)
 	for name, check := range checks {
 		if err := check(); err != nil {
 			t.Errorf("%s after the database is back: %v", name, err)
@@ -240,8 +240,8 @@ func TestTerminatedConnections(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	name := databaseName(t, url)
-	adminExec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
+	name := storetest.PostgresDatabase(t, url)
+	storetest.PostgresAdmin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
 	for i := range 6 {
 		if err := view(); err != nil && integrations.ErrorCode(err) != integrations.EUNAVAILABLE {
 			t.Fatalf("transaction %d after the connections ended: %v, want success or %s", i, err, integrations.EUNAVAILABLE)
@@ -477,7 +477,7 @@ func TestConcurrentOpen(t *testing.T) {
 		want = append(want, strings.TrimSuffix(e.Name(), ".sql"))
 	}
 	var got []string
-	rows := query(t, url, `SELECT version FROM schema_migrations ORDER BY version`)
+	rows := storetest.PostgresQuery(t, url, `SELECT version FROM schema_migrations ORDER BY version`)
 	for _, r := range rows {
 		got = append(got, r[0].(string))
 	}
@@ -684,49 +684,6 @@ func column(t *testing.T, db *sql.DB, q string) []int64 {
 }
 
 func head(l []int64) []int64 { return l[:min(len(l), 10)] }
-
-// databaseName returns the database name of a URL.
-func databaseName(t *testing.T, url string) string {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg.Database
-}
-
-// adminExec runs a statement on the database of INTEGRATIONS_TEST_POSTGRES.
-func adminExec(t *testing.T, statement string) {
-	t.Helper()
-	query(t, os.Getenv(storetest.PostgresEnv), statement)
-}
-
-// query runs a statement on its own connection and returns the rows.
-func query(t *testing.T, url, statement string) [][]any {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, statement)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var all [][]any
-	for rows.Next() {
-		v, err := rows.Values()
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, v)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatalf("%s: %v", statement, err)
-	}
-	return all
-}
 
 // TestMigrationKeepsSpaceInstallations opens a database made by the
 // migrations before 0006, which gives the space installations a new key,

@@ -184,7 +184,7 @@ func TestReplicas(t *testing.T) {
 	a, b := servers[0], servers[1]
 
 	var versions []string
-	for _, row := range pgQuery(t, dbURL, `SELECT version FROM schema_migrations ORDER BY version`) {
+	for _, row := range storetest.PostgresQuery(t, dbURL, `SELECT version FROM schema_migrations ORDER BY version`) {
 		versions = append(versions, row[0].(string))
 	}
 	files, err := os.ReadDir("../../postgres/migrations")
@@ -336,7 +336,7 @@ func TestReplicas(t *testing.T) {
 		for _, s := range servers {
 			expect(t, s, http.StatusOK, "GET", "/v1/integrations/racer/installations/"+installation, alice, nil, nil)
 		}
-		if got := len(pgQuery(t, dbURL, `SELECT i.id FROM installations i JOIN integrations n ON n.id = i.integration_id WHERE n.name = 'racer'`)); got != 1 {
+		if got := len(storetest.PostgresQuery(t, dbURL, `SELECT i.id FROM installations i JOIN integrations n ON n.id = i.integration_id WHERE n.name = 'racer'`)); got != 1 {
 			t.Errorf("%d installations of racer stored, want 1", got)
 		}
 
@@ -346,7 +346,7 @@ func TestReplicas(t *testing.T) {
 				t.Errorf("installIntegrationOnSpace %d: status %d: %s", i, res.status, res.body)
 			}
 		}
-		if got := len(pgQuery(t, dbURL, `SELECT 1 FROM space_installations WHERE installation_id = '`+installation+`'`)); got != 1 {
+		if got := len(storetest.PostgresQuery(t, dbURL, `SELECT 1 FROM space_installations WHERE installation_id = '`+installation+`'`)); got != 1 {
 			t.Errorf("%d space installations stored, want 1", got)
 		}
 		for _, s := range servers {
@@ -373,7 +373,7 @@ func TestReplicas(t *testing.T) {
 		}
 		// --db-max-conns bounds each replica's pool, even under the burst.
 		for _, app := range []string{"replica-a", "replica-b"} {
-			rows := pgQuery(t, dbURL, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '`+app+`'`)
+			rows := storetest.PostgresQuery(t, dbURL, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = '`+app+`'`)
 			if n := rows[0][0].(int64); n < 1 || n > 4 {
 				t.Errorf("%s holds %d connections, want 1 to 4 (--db-max-conns 4)", app, n)
 			}
@@ -504,7 +504,7 @@ func TestDatabaseOutage(t *testing.T) {
 	alice := createUser(t, servers[0], "Alice")
 	org := servers[0].CreateOrg(t, alice, "Acme")
 	space := servers[1].CreateSpace(t, alice, org, "Handbook")
-	name := pgDatabase(t, dbURL)
+	name := storetest.PostgresDatabase(t, dbURL)
 
 	// Every request needs the database, if only to check the token.
 	requests := []struct {
@@ -532,7 +532,7 @@ func TestDatabaseOutage(t *testing.T) {
 	serving("before")
 
 	t.Run("connections ended by the server", func(t *testing.T) {
-		pgExec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
+		storetest.PostgresAdmin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
 		// Each request either succeeds on a new connection or answers 503
 		// in the error shape; the pools replace what they lost.
 		for range 3 {
@@ -550,9 +550,9 @@ func TestDatabaseOutage(t *testing.T) {
 	})
 
 	t.Run("database refusing connections", func(t *testing.T) {
-		pgExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`)
-		t.Cleanup(func() { pgExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`) })
-		pgExec(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
+		storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`)
+		t.Cleanup(func() { storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`) })
+		storetest.PostgresAdmin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
 		for _, s := range servers {
 			for _, r := range requests {
 				checkUnavailable(t, r.method+" "+r.path+" while the database refuses connections", do(t, s, r.method, r.path, r.token, r.body))
@@ -560,7 +560,7 @@ func TestDatabaseOutage(t *testing.T) {
 			// The process itself is alive: only readiness fails.
 			expect(t, s, http.StatusOK, "GET", "/healthz", "", nil, nil)
 		}
-		pgExec(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`)
+		storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`)
 		serving("after the database accepts connections again")
 	})
 
@@ -597,41 +597,4 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Errorf("%s logged no unavailable database:\n%s", s.URL, s.Stderr())
 		}
 	}
-}
-
-// pgDatabase returns the database name of a URL.
-func pgDatabase(t *testing.T, dbURL string) string {
-	t.Helper()
-	cfg, err := pgx.ParseConfig(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg.Database
-}
-
-// pgExec runs a statement on the database of INTEGRATIONS_TEST_POSTGRES, not
-// the test's own.
-func pgExec(t *testing.T, statement string) {
-	t.Helper()
-	pgQuery(t, os.Getenv(storetest.PostgresEnv), statement)
-}
-
-// pgQuery runs a statement on its own connection to dbURL and returns the rows.
-func pgQuery(t *testing.T, dbURL, statement string) [][]any {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, statement)
-	if err != nil {
-		t.Fatal(err)
-	}
-	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
-	if err != nil {
-		t.Fatalf("%s: %v", statement, err)
-	}
-	return all
 }

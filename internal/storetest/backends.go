@@ -257,3 +257,41 @@ func admin(t testing.TB, url, statement string) {
 		t.Fatalf("%s: %v", statement, err)
 	}
 }
+
+// PostgresQuery runs a statement on a connection of its own to the
+// database of url, and returns its rows.
+func PostgresQuery(t testing.TB, url, statement string) [][]any {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) ([]any, error) { return r.Values() })
+	if err != nil {
+		t.Fatalf("%s: %v", statement, err)
+	}
+	return all
+}
+
+// PostgresAdmin runs a statement on the database of PostgresEnv, not a
+// test's own.
+func PostgresAdmin(t testing.TB, statement string) {
+	t.Helper()
+	PostgresQuery(t, os.Getenv(PostgresEnv), statement)
+}
+
+// PostgresDatabase returns the name of the database of url.
+func PostgresDatabase(t testing.TB, url string) string {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg.Database
+}
