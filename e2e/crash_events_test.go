@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"integrations/internal/storetest"
 )
@@ -55,9 +54,6 @@ type burst struct {
 	failed    atomic.Int64   // requests that got no answer
 	conflicts atomic.Int64   // answers 409, sent again
 }
-
-// client bounds the requests of bursts: one that waits longer has hung.
-var client = &http.Client{Timeout: 30 * time.Second}
 
 // maxConflicts bounds how often a change answered 409 is sent again.
 const maxConflicts = 10

@@ -273,8 +273,14 @@ func (r Response) Decode(t testing.TB, v any) {
 	}
 }
 
+// requestTimeout bounds every request of Do: a request that waits longer
+// has hung, and fails the test.
+const requestTimeout = 30 * time.Second
+
+var client = &http.Client{Timeout: requestTimeout}
+
 // Do sends a request with a bearer token ("" for none) and a JSON body (nil
-// for none).
+// for none), bounded by requestTimeout.
 func (s *Server) Do(t testing.TB, method, path, token string, body any) Response {
 	t.Helper()
 	var r io.Reader
@@ -295,7 +301,7 @@ func (s *Server) Do(t testing.TB, method, path, token string, body any) Response
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -313,7 +319,7 @@ func (s *Server) Expect(t testing.TB, want int, method, path, token string, body
 	t.Helper()
 	res := s.Do(t, method, path, token, body)
 	if res.Status != want {
-		t.Fatalf("%s %s: status %d, want %d: %s", method, path, res.Status, want, res.Body)
+		t.Fatalf("%s %s %s: status %d, want %d: %s", s.URL, method, path, res.Status, want, res.Body)
 	}
 	if out != nil {
 		res.Decode(t, out)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -60,68 +58,12 @@ func startReplicas(t *testing.T, dbURL string, env [][]string, flags ...[]string
 	return servers
 }
 
-// response is an answer, read whole.
-type response struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-// do sends a request with a JSON body (nil for none), bounded by
-// requestTimeout.
-func do(t *testing.T, s *e2e.Server, method, path, token string, body any) response {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		data, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r = bytes.NewReader(data)
-	}
-	req, err := http.NewRequest(method, s.URL+path, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	data, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	return response{res.StatusCode, res.Header, data}
-}
-
-// expect sends a request, fails the test unless the status is want, and
-// decodes the body into out unless out is nil.
-func expect(t *testing.T, s *e2e.Server, want int, method, path, token string, body, out any) {
-	t.Helper()
-	res := do(t, s, method, path, token, body)
-	if res.status != want {
-		t.Fatalf("%s %s %s: status %d, want %d: %s", s.URL, method, path, res.status, want, res.body)
-	}
-	if out != nil {
-		if err := json.Unmarshal(res.body, out); err != nil {
-			t.Fatalf("%s %s: %v: %s", method, path, err, res.body)
-		}
-	}
-}
-
 // checkUnavailable fails the test unless res is a 503 in the spec's error
 // shape that tells when to try again.
-func checkUnavailable(t *testing.T, what string, res response) {
+func checkUnavailable(t *testing.T, what string, res e2e.Response) {
 	t.Helper()
-	if res.status != http.StatusServiceUnavailable || res.header.Get("Retry-After") == "" {
-		t.Errorf("%s: status %d, Retry-After %q; want 503 with Retry-After", what, res.status, res.header.Get("Retry-After"))
+	if res.Status != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Errorf("%s: status %d, Retry-After %q; want 503 with Retry-After", what, res.Status, res.Header.Get("Retry-After"))
 	}
 	var e struct {
 		Error *struct {
@@ -129,8 +71,8 @@ func checkUnavailable(t *testing.T, what string, res response) {
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if err := json.Unmarshal(res.body, &e); err != nil || e.Error == nil || e.Error.Code != res.status || e.Error.Message == "" {
-		t.Errorf("%s: status %d with body %s, not the error shape", what, res.status, res.body)
+	if err := json.Unmarshal(res.Body, &e); err != nil || e.Error == nil || e.Error.Code != res.Status || e.Error.Message == "" {
+		t.Errorf("%s: status %d with body %s, not the error shape", what, res.Status, res.Body)
 	}
 }
 
@@ -150,7 +92,7 @@ func names(t *testing.T, s *e2e.Server, path, token string) []string {
 	if strings.HasSuffix(path, "/integration-blocks") {
 		out = &blocks
 	}
-	expect(t, s, http.StatusOK, "GET", path, token, nil, out)
+	s.Expect(t, http.StatusOK, "GET", path, token, nil, out)
 	var got []string
 	for _, i := range list.Items {
 		got = append(got, i.Name)
@@ -207,14 +149,14 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("a write through one is read at once through the other", func(t *testing.T) {
 		space := a.CreateSpace(t, alice, org, "Handbook")
-		expect(t, b, http.StatusOK, "GET", "/v1/spaces/"+space, alice, nil, nil)
+		b.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, alice, nil, nil)
 
-		expect(t, a, http.StatusOK, "POST", "/v1/integrations/notes", alice, publication, nil)
-		expect(t, b, http.StatusOK, "GET", "/v1/integrations/notes", alice, nil, nil)
+		a.Expect(t, http.StatusOK, "POST", "/v1/integrations/notes", alice, publication, nil)
+		b.Expect(t, http.StatusOK, "GET", "/v1/integrations/notes", alice, nil, nil)
 		var in struct{ ID string }
-		expect(t, a, http.StatusCreated, "POST", "/v1/integrations/notes/installations", alice, map[string]string{"organization": org}, &in)
+		a.Expect(t, http.StatusCreated, "POST", "/v1/integrations/notes/installations", alice, map[string]string{"organization": org}, &in)
 		spaces := "/v1/integrations/notes/installations/" + in.ID + "/spaces"
-		expect(t, a, http.StatusCreated, "POST", spaces, alice, map[string]string{"space": space}, nil)
+		a.Expect(t, http.StatusCreated, "POST", spaces, alice, map[string]string{"space": space}, nil)
 		for _, path := range []string{"/v1/spaces/" + space + "/integrations", "/v1/spaces/" + space + "/integration-blocks"} {
 			if got := names(t, b, path, alice); !slices.Equal(got, []string{"notes"}) {
 				t.Errorf("B: GET %s after enabling through A: %v, want [notes]", path, got)
@@ -226,13 +168,13 @@ func TestReplicas(t *testing.T) {
 		for i, write := range []*e2e.Server{b, a, b, a} {
 			want := []string(nil)
 			if i%2 == 0 {
-				expect(t, write, http.StatusResetContent, "DELETE", spaces+"/"+space, alice, nil, nil)
+				write.Expect(t, http.StatusResetContent, "DELETE", spaces+"/"+space, alice, nil, nil)
 			} else {
-				expect(t, write, http.StatusCreated, "POST", spaces, alice, map[string]string{"space": space}, nil)
+				write.Expect(t, http.StatusCreated, "POST", spaces, alice, map[string]string{"space": space}, nil)
 				want = []string{"notes"}
 			}
 			title := fmt.Sprint("Handbook ", i)
-			expect(t, write, http.StatusOK, "PATCH", "/v1/spaces/"+space, alice, map[string]string{"title": title}, nil)
+			write.Expect(t, http.StatusOK, "PATCH", "/v1/spaces/"+space, alice, map[string]string{"title": title}, nil)
 			for _, read := range servers {
 				for _, path := range []string{"/v1/spaces/" + space + "/integrations", "/v1/spaces/" + space + "/integration-blocks"} {
 					if got := names(t, read, path, alice); !slices.Equal(got, want) {
@@ -240,7 +182,7 @@ func TestReplicas(t *testing.T) {
 					}
 				}
 				var got struct{ Title string }
-				expect(t, read, http.StatusOK, "GET", "/v1/spaces/"+space, alice, nil, &got)
+				read.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, alice, nil, &got)
 				if got.Title != title {
 					t.Errorf("step %d: title %q through %s after renaming to %q through %s", i, got.Title, read.URL, title, write.URL)
 				}
@@ -250,12 +192,12 @@ func TestReplicas(t *testing.T) {
 		// Tokens and members made through one replica work at once on the
 		// other.
 		bob := createUser(t, b, "Bob")
-		expect(t, a, http.StatusOK, "GET", "/v1/user", bob, nil, nil)
-		expect(t, a, http.StatusNotFound, "GET", "/v1/spaces/"+space, bob, nil, nil)
+		a.Expect(t, http.StatusOK, "GET", "/v1/user", bob, nil, nil)
+		a.Expect(t, http.StatusNotFound, "GET", "/v1/spaces/"+space, bob, nil, nil)
 		var bobUser struct{ ID string }
-		expect(t, b, http.StatusOK, "GET", "/v1/user", bob, nil, &bobUser)
-		expect(t, a, http.StatusOK, "PUT", "/admin/orgs/"+org+"/members/"+bobUser.ID, replicaAdmin, map[string]string{"role": "read"}, nil)
-		expect(t, b, http.StatusOK, "GET", "/v1/spaces/"+space, bob, nil, nil)
+		b.Expect(t, http.StatusOK, "GET", "/v1/user", bob, nil, &bobUser)
+		a.Expect(t, http.StatusOK, "PUT", "/admin/orgs/"+org+"/members/"+bobUser.ID, replicaAdmin, map[string]string{"role": "read"}, nil)
+		b.Expect(t, http.StatusOK, "GET", "/v1/spaces/"+space, bob, nil, nil)
 	})
 
 	t.Run("page tokens of one replica work on the other", func(t *testing.T) {
@@ -269,7 +211,7 @@ func TestReplicas(t *testing.T) {
 		}
 		path := "/v1/orgs/" + org + "/spaces?limit=1"
 		for i, s := 0, a; ; i++ {
-			expect(t, s, http.StatusOK, "GET", path, alice, nil, &page)
+			s.Expect(t, http.StatusOK, "GET", path, alice, nil, &page)
 			for _, it := range page.Items {
 				ids = append(ids, it.ID)
 			}
@@ -285,7 +227,7 @@ func TestReplicas(t *testing.T) {
 			page.Next = nil
 		}
 		var all struct{ Items []struct{ ID string } }
-		expect(t, a, http.StatusOK, "GET", "/v1/orgs/"+org+"/spaces", alice, nil, &all)
+		a.Expect(t, http.StatusOK, "GET", "/v1/orgs/"+org+"/spaces", alice, nil, &all)
 		var want []string
 		for _, it := range all.Items {
 			want = append(want, it.ID)
@@ -297,19 +239,19 @@ func TestReplicas(t *testing.T) {
 
 	t.Run("concurrent conflicting writes through both leave one winner", func(t *testing.T) {
 		publication := with(publication, "title", "Racer")
-		expect(t, b, http.StatusOK, "POST", "/v1/integrations/racer", alice, publication, nil)
+		b.Expect(t, http.StatusOK, "POST", "/v1/integrations/racer", alice, publication, nil)
 		space := a.CreateSpace(t, alice, org, "Race track")
 
 		const n = 32
-		race := func(method, path string, body any) []response {
-			responses := make([]response, n)
+		race := func(method, path string, body any) []e2e.Response {
+			responses := make([]e2e.Response, n)
 			start := make(chan struct{})
 			var wg sync.WaitGroup
 			for i := range n {
 				s := servers[i%2]
 				wg.Go(func() {
 					<-start
-					responses[i] = do(t, s, method, path, alice, body)
+					responses[i] = s.Do(t, method, path, alice, body)
 				})
 			}
 			close(start)
@@ -320,8 +262,8 @@ func TestReplicas(t *testing.T) {
 		ids := map[string]int{}
 		for i, res := range race("POST", "/v1/integrations/racer/installations", map[string]string{"organization": org}) {
 			var in struct{ ID string }
-			if res.status != http.StatusCreated || json.Unmarshal(res.body, &in) != nil {
-				t.Errorf("installIntegration %d: status %d: %s", i, res.status, res.body)
+			if res.Status != http.StatusCreated || json.Unmarshal(res.Body, &in) != nil {
+				t.Errorf("installIntegration %d: status %d: %s", i, res.Status, res.Body)
 				continue
 			}
 			ids[in.ID]++
@@ -334,7 +276,7 @@ func TestReplicas(t *testing.T) {
 			installation = id
 		}
 		for _, s := range servers {
-			expect(t, s, http.StatusOK, "GET", "/v1/integrations/racer/installations/"+installation, alice, nil, nil)
+			s.Expect(t, http.StatusOK, "GET", "/v1/integrations/racer/installations/"+installation, alice, nil, nil)
 		}
 		if got := len(storetest.PostgresQuery(t, dbURL, `SELECT i.id FROM installations i JOIN integrations n ON n.id = i.integration_id WHERE n.name = 'racer'`)); got != 1 {
 			t.Errorf("%d installations of racer stored, want 1", got)
@@ -342,8 +284,8 @@ func TestReplicas(t *testing.T) {
 
 		spaces := "/v1/integrations/racer/installations/" + installation + "/spaces"
 		for i, res := range race("POST", spaces, map[string]string{"space": space}) {
-			if res.status != http.StatusCreated {
-				t.Errorf("installIntegrationOnSpace %d: status %d: %s", i, res.status, res.body)
+			if res.Status != http.StatusCreated {
+				t.Errorf("installIntegrationOnSpace %d: status %d: %s", i, res.Status, res.Body)
 			}
 		}
 		if got := len(storetest.PostgresQuery(t, dbURL, `SELECT 1 FROM space_installations WHERE installation_id = '`+installation+`'`)); got != 1 {
@@ -358,8 +300,8 @@ func TestReplicas(t *testing.T) {
 		// Concurrent creations are all kept: none is lost to another.
 		before := spaceCount(t, a, alice, org)
 		for i, res := range race("POST", "/v1/orgs/"+org+"/spaces", map[string]string{"title": "Same title"}) {
-			if res.status != http.StatusCreated {
-				t.Errorf("createSpace %d: status %d: %s", i, res.status, res.body)
+			if res.Status != http.StatusCreated {
+				t.Errorf("createSpace %d: status %d: %s", i, res.Status, res.Body)
 			}
 		}
 		if got := spaceCount(t, b, alice, org); got != before+n {
@@ -391,13 +333,13 @@ func TestReplicas(t *testing.T) {
 			}
 		}))
 		defer receiver.Close()
-		expect(t, a, http.StatusOK, "PUT", "/ext/integrations/notes/event-settings", alice, map[string]string{"url": receiver.URL, "format": "webhook"}, nil)
+		a.Expect(t, http.StatusOK, "PUT", "/ext/integrations/notes/event-settings", alice, map[string]string{"url": receiver.URL, "format": "webhook"}, nil)
 		var token struct{ Token string }
-		expect(t, b, http.StatusCreated, "POST", "/ext/integrations/notes/tokens", alice, nil, &token)
+		b.Expect(t, http.StatusCreated, "POST", "/ext/integrations/notes/tokens", alice, nil, &token)
 
 		const n = 40
 		for i := range n {
-			expect(t, servers[i%2], http.StatusNoContent, "POST", "/v1/integrations/notes/tasks", token.Token, map[string]any{"task": map[string]int{"n": i}}, nil)
+			servers[i%2].Expect(t, http.StatusNoContent, "POST", "/v1/integrations/notes/tasks", token.Token, map[string]any{"task": map[string]int{"n": i}}, nil)
 		}
 		// Wait until every task is recorded as delivered (or a deadline
 		// passes), then count what the receiver got.
@@ -409,7 +351,7 @@ func TestReplicas(t *testing.T) {
 					Payload struct{ Type string }
 				}
 			}
-			expect(t, servers[0], http.StatusOK, "GET", "/v1/integrations/notes/events?limit=1000", token.Token, nil, &list)
+			servers[0].Expect(t, http.StatusOK, "GET", "/v1/integrations/notes/events?limit=1000", token.Token, nil, &list)
 			delivered := 0
 			for _, e := range list.Items {
 				if e.Payload.Type == "task" && e.Status == "success" {
@@ -476,7 +418,7 @@ func startReplicasNamed(t *testing.T, withName func(string) string, apps ...stri
 func spaceCount(t *testing.T, s *e2e.Server, token, org string) int {
 	t.Helper()
 	var list struct{ Count int }
-	expect(t, s, http.StatusOK, "GET", "/v1/orgs/"+org+"/spaces?limit=1", token, nil, &list)
+	s.Expect(t, http.StatusOK, "GET", "/v1/orgs/"+org+"/spaces?limit=1", token, nil, &list)
 	return list.Count
 }
 
@@ -522,11 +464,11 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Helper()
 		for _, s := range servers {
 			for _, r := range requests {
-				if res := do(t, s, r.method, r.path, r.token, r.body); res.status != r.ok {
-					t.Errorf("%s: %s %s: status %d, want %d: %s", when, r.method, r.path, res.status, r.ok, res.body)
+				if res := s.Do(t, r.method, r.path, r.token, r.body); res.Status != r.ok {
+					t.Errorf("%s: %s %s: status %d, want %d: %s", when, r.method, r.path, res.Status, r.ok, res.Body)
 				}
 			}
-			expect(t, s, http.StatusOK, "GET", "/healthz", "", nil, nil)
+			s.Expect(t, http.StatusOK, "GET", "/healthz", "", nil, nil)
 		}
 	}
 	serving("before")
@@ -538,8 +480,8 @@ func TestDatabaseOutage(t *testing.T) {
 		for range 3 {
 			for _, s := range servers {
 				for _, r := range requests {
-					res := do(t, s, r.method, r.path, r.token, r.body)
-					if res.status == r.ok {
+					res := s.Do(t, r.method, r.path, r.token, r.body)
+					if res.Status == r.ok {
 						continue
 					}
 					checkUnavailable(t, r.method+" "+r.path+" after the connections ended", res)
@@ -555,10 +497,10 @@ func TestDatabaseOutage(t *testing.T) {
 		storetest.PostgresAdmin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '`+name+`' AND pid <> pg_backend_pid()`)
 		for _, s := range servers {
 			for _, r := range requests {
-				checkUnavailable(t, r.method+" "+r.path+" while the database refuses connections", do(t, s, r.method, r.path, r.token, r.body))
+				checkUnavailable(t, r.method+" "+r.path+" while the database refuses connections", s.Do(t, r.method, r.path, r.token, r.body))
 			}
 			// The process itself is alive: only readiness fails.
-			expect(t, s, http.StatusOK, "GET", "/healthz", "", nil, nil)
+			s.Expect(t, http.StatusOK, "GET", "/healthz", "", nil, nil)
 		}
 		storetest.PostgresAdmin(t, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`)
 		serving("after the database accepts connections again")
@@ -581,7 +523,7 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range servers {
-			checkUnavailable(t, "GET a space while its table is locked", do(t, s, "GET", "/v1/spaces/"+space, alice, nil))
+			checkUnavailable(t, "GET a space while its table is locked", s.Do(t, "GET", "/v1/spaces/"+space, alice, nil))
 		}
 		if err := tx.Rollback(ctx); err != nil {
 			t.Fatal(err)
