@@ -126,14 +126,14 @@ func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, install
 
 // ceilingEvent returns the statement of the event of a change, failed at
 // once with its one attempt, as the server writes it for an integration
-// with nowhere to send it: the attempt's INSERT inside the event's.
+// with nowhere to send it: the attempt in the event's row.
 func ceilingEvent(integrationID, installationID, spaceID, orgID, typ string) (string, []any) {
 	id := integrations.NewEventID()
 	now := time.Now().UnixMicro()
 	payload := fmt.Sprintf(`{"eventId":%q,"type":%q,"installationId":%q,"spaceId":%q}`, id, typ, installationID, spaceID)
-	return `WITH attempt AS (INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES ($1, 1, $8, '', 0, 'not delivered: no URL', 0))
-		INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8) RETURNING seq`,
+	return `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at,
+			first_attempt_at, first_attempt_error)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8, $8, 'not delivered: no URL') RETURNING seq`,
 		[]any{id, integrationID, installationID, spaceID, orgID, typ, payload, now}
 }
 

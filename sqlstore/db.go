@@ -71,11 +71,6 @@ type Dialect struct {
 	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *Statement) (generation int64, err error)
 	Commit func(ctx context.Context, conn *sql.Conn, last *Statement) error
 
-	// InsertInWith says that the database runs an INSERT inside a WITH
-	// clause of another (PostgreSQL; SQLite does not): writes that go
-	// together can then share one statement, and one round trip.
-	InsertInWith bool
-
 	// BatchWrites runs concurrent write transactions in batches that share
 	// one commit (group commit): for a database with one writer, where they
 	// would wait for each other anyway.

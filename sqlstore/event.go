@@ -26,19 +26,25 @@ func scanEvent(s scanner) (*integrations.Event, error) {
 	return &e, nil
 }
 
-// CreateEvent adds the event, then its attempts. Where the database runs an
-// INSERT inside WITH (Dialect.InsertInWith), an event with one attempt, the
-// usual case (one created failed), is one statement, which the transaction
-// holds back to send with its COMMIT (holdBack): no round trip of its own.
+// CreateEvent adds the event, then its attempts. An event that failed as
+// it was created, with the one attempt that says why (undelivered), keeps
+// that attempt in its own row (migration 0008): the usual case is then one
+// INSERT, which the transaction holds back to send with its COMMIT where
+// the dialect can (holdBack).
 func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventAttempt) error {
-	const insert = `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	var firstAt int64
+	var firstError string
+	if len(attempts) == 1 && undelivered(e, attempts[0]) {
+		firstAt, firstError = micros(attempts[0].At), attempts[0].Error
+		attempts = nil
+	}
+	const insert = `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at,
+			first_attempt_at, first_attempt_error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	args := []any{e.ID, e.IntegrationID, e.InstallationID, e.SpaceID, e.OrganizationID, e.Type, string(e.Payload), string(e.Status), e.Attempts,
-		micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt)}
+		micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt), firstAt, firstError}
 	var err error
 	switch {
-	case len(attempts) == 1 && t.db.dialect.InsertInWith:
-		return t.holdBack("This event", `WITH attempt AS (`+insertAttempt+`) `+insert+` RETURNING seq`, append(attemptArgs(attempts[0]), args...), &e.Seq)
 	case len(attempts) == 0 && !t.db.dialect.LastInsertID:
 		return t.holdBack("This event", insert+` RETURNING seq`, args, &e.Seq)
 	case t.db.dialect.LastInsertID:
@@ -58,6 +64,15 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 		}
 	}
 	return nil
+}
+
+// undelivered reports whether a is the attempt of an event that was not
+// delivered as it was created: its first, sent nowhere (no target, no
+// answer, no time spent), with at most an error that says why. The event's
+// row can hold it (first_attempt_at 0 means none, so not at the epoch).
+func undelivered(e *integrations.Event, a *integrations.EventAttempt) bool {
+	return a.EventID == e.ID && a.Attempt == 1 && micros(a.At) != 0 &&
+		a.Target == "" && a.StatusCode == 0 && a.Duration == 0
 }
 
 func (t *tx) Event(id string) (*integrations.Event, error) {
@@ -90,14 +105,19 @@ func (t *tx) Events(f integrations.EventFilter, p integrations.Page) ([]*integra
 }
 
 func (t *tx) EventAttempts(eventID string) ([]*integrations.EventAttempt, error) {
-	rows, err := t.query(`SELECT event_id, attempt, at, target, status_code, error, duration_us FROM event_attempts WHERE event_id = ? ORDER BY seq`, eventID)
+	// The attempt in the event's row, if any, comes first: it was made
+	// with the event.
+	rows, err := t.query(`SELECT 0, id, 1, first_attempt_at, '', 0, first_attempt_error, 0 FROM events WHERE id = ? AND first_attempt_at <> 0
+		UNION ALL
+		SELECT seq, event_id, attempt, at, target, status_code, error, duration_us FROM event_attempts WHERE event_id = ?
+		ORDER BY 1`, eventID, eventID)
 	if err != nil {
 		return nil, err
 	}
 	return scanAll(rows, func(s scanner) (*integrations.EventAttempt, error) {
 		var a integrations.EventAttempt
-		var at, dur int64
-		if err := s.Scan(&a.EventID, &a.Attempt, &at, &a.Target, &a.StatusCode, &a.Error, &dur); err != nil {
+		var seq, at, dur int64
+		if err := s.Scan(&seq, &a.EventID, &a.Attempt, &at, &a.Target, &a.StatusCode, &a.Error, &dur); err != nil {
 			return nil, err
 		}
 		a.At, a.Duration = fromMicros(at), time.Duration(dur)*time.Microsecond

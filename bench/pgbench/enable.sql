@@ -1,7 +1,7 @@
 -- One enable, as the server sends it, in one serializable transaction of
 -- two round trips: the BEGIN, the reading of the reference generation and
--- the space installation's insert in one pipeline; the event with its
--- attempt (one statement) and the COMMIT in another.
+-- the space installation's insert in one pipeline; the event, with its
+-- attempt in its row, and the COMMIT in another.
 \set s random(1, 10000)
 \set i random(1, 500)
 \startpipeline
@@ -10,7 +10,6 @@ SELECT n FROM generation;
 INSERT INTO space_installations VALUES ('i' || :i, 's' || :s, 'active', '{}', :client_id) ON CONFLICT DO NOTHING;
 \endpipeline
 \startpipeline
-WITH attempt AS (INSERT INTO event_attempts (event_id, error) VALUES (clock_timestamp()::text || :client_id, 'not delivered'))
-INSERT INTO events (id, integration_id, payload, status, created_at) VALUES (clock_timestamp()::text || :client_id, 'i' || :i, '{"type":"space_installation_setup"}', 'failed', 0);
+INSERT INTO events (id, integration_id, payload, status, created_at, first_attempt_error) VALUES (clock_timestamp()::text || :client_id, 'i' || :i, '{"type":"space_installation_setup"}', 'failed', 0, 'not delivered');
 COMMIT;
 \endpipeline

@@ -16,7 +16,8 @@ CREATE TABLE events (
     integration_id TEXT COLLATE "C" NOT NULL,
     payload        TEXT COLLATE "C" NOT NULL,
     status         TEXT COLLATE "C" NOT NULL,
-    created_at     BIGINT NOT NULL
+    created_at     BIGINT NOT NULL,
+    first_attempt_error TEXT COLLATE "C" NOT NULL DEFAULT ''
 );
 CREATE INDEX events_integration ON events (integration_id, seq);
 CREATE TABLE event_attempts (

@@ -285,6 +285,37 @@ func testEvents(t *testing.T, s integrations.Store) {
 			failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error { return tx.CreateEvent(again, more...) })
 			sameJSON(t, id+"'s attempts after a conflict", get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts(id) }), attempts)
 		}
+		// One that was not delivered as it was made: its one attempt, sent
+		// nowhere (which a store may keep in the event's row), comes back
+		// as it went in, and before those recorded later; without a time
+		// too.
+		for n, first := range []time.Time{at(1), {}} {
+			id := fmt.Sprintf("undelivered%d", n+1)
+			e := event(id, "i3", "", t0)
+			e.Status, e.Attempts = integrations.EventFailed, 1
+			attempts := []*integrations.EventAttempt{{EventID: id, Attempt: 1, At: first, Error: "not delivered: no URL"}}
+			update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(e, attempts...) })
+			sameJSON(t, id, get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event(id) }), e)
+			sameJSON(t, id+"'s attempts", get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts(id) }), attempts)
+			again := *attempts[0]
+			again.Error = "again"
+			failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error { return tx.CreateEvent(event(id, "i3", "", t0), &again) })
+			later := &integrations.EventAttempt{EventID: id, Attempt: 2, At: at(5), Target: "https://example.com/", StatusCode: 200, Duration: time.Millisecond}
+			update(t, s, func(tx integrations.Tx) error { return tx.AddAttempt(later) })
+			sameJSON(t, id+"'s attempts after another", get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts(id) }),
+				append(attempts, later))
+		}
+		// Its attempt goes with it: made again, the event has none.
+		update(t, s, func(tx integrations.Tx) error { _, err := tx.DeleteIntegration("i3"); return err })
+		build(t, s, func(b builder) {
+			b.integration(newIntegration("i3", "three", "o1"))
+			b.must(b.tx.CreateEvent(event("undelivered1", "i3", "", at(0))))
+		})
+		if got := get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) {
+			return tx.EventAttempts("undelivered1")
+		}); len(got) != 0 {
+			t.Errorf("the event made again has the attempts %+v of the deleted one", got)
+		}
 		// One of an unknown integration fails, and leaves no attempt behind.
 		orphan, attempts := failed("orphan1", "nope", 1)
 		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return tx.CreateEvent(orphan, attempts...) })
