@@ -224,7 +224,6 @@ var Dialect = sqlstore.Dialect{
 	// frees up as the concurrent transactions end.
 	IsRetryable:   hasCode("40001", "40P01", "53200"),
 	IsUnavailable: isUnavailable,
-	// An event and its first attempt go in one statement.
 	// A transaction's BEGIN and its reading of the reference generation
 	// go in one round trip.
 	Begin:  begin,
