@@ -703,6 +703,28 @@ func TestMigrationKeepsSpaceInstallations(t *testing.T) {
 	})
 }
 
+// TestMigrationKeepsEventAttempts opens a database made by the migrations
+// before 0008, which gives an event's first attempt a place in its row,
+// with events and attempts as they were written then, and checks that the
+// store at the newest schema finds them all.
+func TestMigrationKeepsEventAttempts(t *testing.T) {
+	url := storetest.PostgresSchemaURL(t)
+	raw, err := postgres.OpenDB(url, storetest.TestOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlstore.Migrate(t.Context(), raw, storetest.MigrationsBefore(t, os.DirFS("migrations"), "0008"), postgres.Rebind); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(query string, args ...any) error {
+		_, err := raw.ExecContext(t.Context(), postgres.Rebind(query), args...)
+		return err
+	}
+	storetest.EventsSurviveMigration(t, sqlstore.New(raw, raw, postgres.Dialect), exec, func() integrations.Store {
+		return storetest.PostgresAt(t, url)
+	})
+}
+
 // TestLoadAnalyzes checks that a bulk load ends with the statistics and the
 // vacuum of the tables it filled, which autovacuum would otherwise make a
 // minute later, changing the snapshot that labels the cached answers.

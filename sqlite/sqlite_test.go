@@ -359,6 +359,29 @@ func TestMigrationKeepsSpaceInstallations(t *testing.T) {
 	})
 }
 
+// TestMigrationKeepsEventAttempts opens a database made by the migrations
+// before 0008, which gives an event's first attempt a place in its row,
+// with events and attempts as they were written then, and checks that the
+// store at the newest schema finds them all.
+func TestMigrationKeepsEventAttempts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.SetMaxOpenConns(1)
+	if err := sqlstore.Migrate(t.Context(), raw, storetest.MigrationsBefore(t, os.DirFS("migrations"), "0008"), func(q string) string { return q }); err != nil {
+		t.Fatal(err)
+	}
+	exec := func(query string, args ...any) error {
+		_, err := raw.ExecContext(t.Context(), query, args...)
+		return err
+	}
+	storetest.EventsSurviveMigration(t, sqlstore.New(raw, raw, sqlite.Dialect), exec, func() integrations.Store {
+		return storetest.SQLiteAt(t, path)
+	})
+}
+
 // TestWALStaysBoundedUnderSteadyWrites keeps the writer busy without a
 // pause, so that the WAL is never found fully copied when a write begins:
 // left alone it would grow by all that is written. The checkpointer must

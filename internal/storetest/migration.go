@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"integrations"
 	"integrations/internal/canonjson"
@@ -113,4 +114,98 @@ func SpaceInstallationsSurviveMigration(t *testing.T, old integrations.Store, re
 	update(t, s, func(tx integrations.Tx) error { return tx.CreateSpaceInstallation(si("s1", []string{"E1"}, 9)) })
 	check("by external ID E1, given again", ids(integrations.SpaceInstallationFilter{ExternalID: "E1"}), "s1")
 	failsWith(t, s, integrations.ECONFLICT, func(tx integrations.Tx) error { return tx.CreateSpaceInstallation(si("s2", nil, 9)) })
+}
+
+// EventsSurviveMigration writes events as the schema before migration 0008
+// held them, every attempt a row of event_attempts, through exec (raw SQL
+// with ? placeholders, on the database of old), and checks that the store
+// at the newest schema gives back each event and its attempts, adds later
+// ones after them, and keeps a new event's first attempt in its row.
+func EventsSurviveMigration(t *testing.T, old integrations.Store, exec func(query string, args ...any) error, reopen func() integrations.Store) {
+	t.Helper()
+	build(t, old, func(b builder) {
+		b.org("o1", "One", t0)
+		b.integration(newIntegration("i1", "one", "o1"))
+	})
+	micros := func(tm time.Time) int64 { return tm.UnixMicro() }
+	type oldEvent struct {
+		e        *integrations.Event
+		attempts []*integrations.EventAttempt
+	}
+	undelivered := event("undelivered", "i1", "", at(1))
+	undelivered.Status, undelivered.Attempts = integrations.EventFailed, 1
+	retried := event("retried", "i1", "", at(2))
+	retried.Status, retried.Attempts = integrations.EventPending, 2
+	pending := event("pending", "i1", "", at(3))
+	events := []oldEvent{
+		{undelivered, []*integrations.EventAttempt{{EventID: "undelivered", Attempt: 1, At: at(1), Error: "not delivered: no URL"}}},
+		{retried, []*integrations.EventAttempt{
+			{EventID: "retried", Attempt: 1, At: at(2), Target: "https://example.com/hook", StatusCode: 500, Error: "HTTP 500", Duration: 3 * time.Millisecond},
+			{EventID: "retried", Attempt: 2, At: at(4), Target: "https://example.com/hook", Error: "timeout", Duration: 10 * time.Second},
+		}},
+		{pending, nil},
+	}
+	for _, o := range events {
+		e := o.e
+		if err := exec(`INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.ID, e.IntegrationID, e.InstallationID, e.SpaceID, e.OrganizationID, e.Type, string(e.Payload), string(e.Status), e.Attempts,
+			micros(e.NextAttemptAt), micros(e.CreatedAt), micros(e.UpdatedAt)); err != nil {
+			t.Fatalf("the event %s before the migration: %v", e.ID, err)
+		}
+		for _, a := range o.attempts {
+			if err := exec(`INSERT INTO event_attempts (event_id, attempt, at, target, status_code, error, duration_us) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				a.EventID, a.Attempt, micros(a.At), a.Target, a.StatusCode, a.Error, a.Duration.Microseconds()); err != nil {
+				t.Fatalf("an attempt of %s before the migration: %v", e.ID, err)
+			}
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s := reopen()
+	attemptsOf := func(id string) []*integrations.EventAttempt {
+		return get(t, s, func(tx integrations.Tx) ([]*integrations.EventAttempt, error) { return tx.EventAttempts(id) })
+	}
+	for _, o := range events {
+		got := get(t, s, func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event(o.e.ID) })
+		if got.Seq == 0 {
+			t.Errorf("%s after the migration has no Seq", o.e.ID)
+		}
+		want := *o.e
+		want.Seq = got.Seq
+		sameJSON(t, o.e.ID+" after the migration", got, &want)
+		want0 := o.attempts
+		if want0 == nil {
+			want0 = []*integrations.EventAttempt{}
+		}
+		sameJSON(t, o.e.ID+"'s attempts after the migration", attemptsOf(o.e.ID), want0)
+	}
+	// A later attempt comes after those of before.
+	later := &integrations.EventAttempt{EventID: "retried", Attempt: 3, At: at(9), Target: "https://example.com/hook", StatusCode: 200, Duration: time.Millisecond}
+	update(t, s, func(tx integrations.Tx) error { return tx.AddAttempt(later) })
+	sameJSON(t, "retried's attempts after one more", attemptsOf("retried"), append(events[1].attempts, later))
+	// A new event not delivered as it was made, next to the old ones.
+	fresh := event("fresh", "i1", "", at(5))
+	fresh.Status, fresh.Attempts = integrations.EventFailed, 1
+	first := &integrations.EventAttempt{EventID: "fresh", Attempt: 1, At: at(5), Error: "not delivered: no URL"}
+	update(t, s, func(tx integrations.Tx) error { return tx.CreateEvent(fresh, first) })
+	sameJSON(t, "fresh's attempts", attemptsOf("fresh"), []*integrations.EventAttempt{first})
+	list := get(t, s, func(tx integrations.Tx) ([]*integrations.Event, error) {
+		l, _, err := tx.Events(integrations.EventFilter{IntegrationID: "i1"}, integrations.Page{Limit: 10})
+		return l, err
+	})
+	if got := eventIDs(list); got != "[fresh pending retried undelivered]" {
+		t.Errorf("the integration's events after the migration, newest first: %s", got)
+	}
+	// Deleting the integration takes the events and all their attempts.
+	update(t, s, func(tx integrations.Tx) error { _, err := tx.DeleteIntegration("i1"); return err })
+	build(t, s, func(b builder) {
+		b.integration(newIntegration("i1", "one", "o1"))
+		b.must(b.tx.CreateEvent(event("retried", "i1", "", at(0))))
+	})
+	if got := attemptsOf("retried"); len(got) != 0 {
+		t.Errorf("the event made again has the %d attempts of the deleted one", len(got))
+	}
 }
