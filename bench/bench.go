@@ -69,8 +69,12 @@ type Config struct {
 }
 
 // Main is the command `integrations bench`: binary is the integrations
-// binary itself.
+// binary itself. `integrations bench compare OLD.json NEW.json` compares two
+// runs' results instead of running.
 func Main(ctx context.Context, binary string, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compare" {
+		return compareMain(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	database := fs.String("database", "", "PostgreSQL server to run on (postgres://...; a fresh database is created and dropped); default: SQLite in a temporary directory")
@@ -84,6 +88,7 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 	serverArgs := fs.String("server-args", "", "more flags of serve, separated by spaces (e.g. \"--cache-bytes -1\")")
 	profiles := fs.String("pprof", "", "directory for CPU profiles of the server under each operation, and a heap profile")
 	only := fs.String("only", "", "run only these operations, comma-separated (e.g. enable-disable-pair,event-delivery)")
+	comparePath := fs.String("compare", "", "after the run, compare it with the results of another (a file that --json wrote)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +101,13 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 	}
 	if *duration <= 0 || *connections <= 0 || *requests < 0 || *events < 0 {
 		return errors.New("duration and connections must be positive, requests and events not negative")
+	}
+	var old *Results
+	if *comparePath != "" {
+		var err error
+		if old, err = ReadResults(*comparePath); err != nil {
+			return err
+		}
 	}
 	cfg := Config{
 		Binary: binary, Database: *database, Scale: sc, Duration: *duration, Connections: *connections,
@@ -120,6 +132,10 @@ func Main(ctx context.Context, binary string, args []string, stdout, stderr io.W
 			return err
 		}
 		fmt.Fprintf(stderr, "results written to %s\n", *jsonPath)
+	}
+	if old != nil {
+		fmt.Fprintf(stdout, "\ncompared with %s:\n", *comparePath)
+		Compare(stdout, old, res)
 	}
 	return nil
 }

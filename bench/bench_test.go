@@ -25,7 +25,9 @@ func TestBenchRuns(t *testing.T) {
 		t.Run(store, func(t *testing.T) {
 			jsonPath := filepath.Join(t.TempDir(), "results.json")
 			var stdout, stderr bytes.Buffer
-			args := []string{"--scale", "tiny", "--duration", "1s", "--connections", "8", "--json", jsonPath}
+			// Compared with a recorded run of the same store at another scale.
+			recorded := filepath.Join("results", "2026-12-04", map[string]string{"sqlite": "sqlite-default.json", "postgres": "pg-default.json"}[store])
+			args := []string{"--scale", "tiny", "--duration", "1s", "--connections", "8", "--json", jsonPath, "--compare", recorded}
 			if store == "postgres" {
 				args = append(args, "--database", storetest.PostgresServer(t))
 			}
@@ -41,6 +43,10 @@ func TestBenchRuns(t *testing.T) {
 				if !strings.Contains(table, "\n"+name+" ") {
 					t.Errorf("the table has no line for %s", name)
 				}
+			}
+			if !strings.Contains(table, "compared with "+recorded) || !strings.Contains(table, "warning: the runs differ in scale (default, tiny)") ||
+				!strings.Contains(table, "connections (64, 8)") || strings.Contains(table, "differ in store") {
+				t.Errorf("the table has no comparison with the recorded run, or a wrong one")
 			}
 			if !strings.Contains(stderr.String(), "space_installations") {
 				t.Errorf("no progress of the seeding on stderr:\n%s", &stderr)

@@ -3,6 +3,7 @@
 //	integrations serve [flags]       start the server
 //	integrations seed [flags] FILE   load a fixture file (YAML or JSON)
 //	integrations bench [flags]       benchmark the server (see package bench)
+//	integrations bench compare A B   compare the results of two runs
 package main
 
 import (
@@ -39,6 +40,8 @@ const usage = `Usage:
   integrations serve [flags]        start the API server
   integrations seed [flags] FILE    load a fixture file (YAML or JSON) into the database
   integrations bench [flags]        seed a fresh database, run the server and measure it
+  integrations bench compare OLD.json NEW.json
+                                    compare the results of two runs (bench --json)
 
 Run "integrations <command> -h" for the flags of a command. Every flag can
 also be set with the environment variable named in its description.
