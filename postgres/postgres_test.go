@@ -685,19 +685,26 @@ func column(t *testing.T, db *sql.DB, q string) []int64 {
 
 func head(l []int64) []int64 { return l[:min(len(l), 10)] }
 
-// TestMigrationKeepsSpaceInstallations opens a database made by the
-// migrations before 0006, which gives the space installations a new key,
-// writes to it, and checks that the store at the newest schema finds it all.
-func TestMigrationKeepsSpaceInstallations(t *testing.T) {
+// schemaBefore makes a schema of its own with the migrations before the
+// named one, and returns its URL and a handle on it.
+func schemaBefore(t *testing.T, migration string) (string, *sql.DB) {
+	t.Helper()
 	url := storetest.PostgresSchemaURL(t)
 	raw, err := postgres.OpenDB(url, storetest.TestOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := storetest.MigrationsBefore(t, os.DirFS("migrations"), "0006")
-	if err := sqlstore.Migrate(t.Context(), raw, before, postgres.Rebind); err != nil {
+	if err := sqlstore.Migrate(t.Context(), raw, storetest.MigrationsBefore(t, os.DirFS("migrations"), migration), postgres.Rebind); err != nil {
 		t.Fatal(err)
 	}
+	return url, raw
+}
+
+// TestMigrationKeepsSpaceInstallations opens a database made by the
+// migrations before 0006, which gives the space installations a new key,
+// writes to it, and checks that the store at the newest schema finds it all.
+func TestMigrationKeepsSpaceInstallations(t *testing.T) {
+	url, raw := schemaBefore(t, "0006")
 	storetest.SpaceInstallationsSurviveMigration(t, sqlstore.New(raw, raw, postgres.Dialect), func() integrations.Store {
 		return storetest.PostgresAt(t, url)
 	})
@@ -708,14 +715,7 @@ func TestMigrationKeepsSpaceInstallations(t *testing.T) {
 // with events and attempts as they were written then, and checks that the
 // store at the newest schema finds them all.
 func TestMigrationKeepsEventAttempts(t *testing.T) {
-	url := storetest.PostgresSchemaURL(t)
-	raw, err := postgres.OpenDB(url, storetest.TestOptions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sqlstore.Migrate(t.Context(), raw, storetest.MigrationsBefore(t, os.DirFS("migrations"), "0008"), postgres.Rebind); err != nil {
-		t.Fatal(err)
-	}
+	url, raw := schemaBefore(t, "0008")
 	exec := func(query string, args ...any) error {
 		_, err := raw.ExecContext(t.Context(), postgres.Rebind(query), args...)
 		return err

@@ -330,20 +330,27 @@ func TestGenerationTriggersNameEveryColumn(t *testing.T) {
 	}
 }
 
-// TestMigrationKeepsSpaceInstallations opens a database made by the
-// migrations before 0006, which rebuilds the space installations' table,
-// writes to it, and checks that the store at the newest schema finds it all.
-func TestMigrationKeepsSpaceInstallations(t *testing.T) {
+// databaseBefore makes a database file with the schema of the migrations
+// before the named one, and returns its path and a handle on it.
+func databaseBefore(t *testing.T, migration string) (string, *sql.DB) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "old.db")
 	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
 	if err != nil {
 		t.Fatal(err)
 	}
 	raw.SetMaxOpenConns(1)
-	before := storetest.MigrationsBefore(t, os.DirFS("migrations"), "0006")
-	if err := sqlstore.Migrate(t.Context(), raw, before, func(q string) string { return q }); err != nil {
+	if err := sqlstore.Migrate(t.Context(), raw, storetest.MigrationsBefore(t, os.DirFS("migrations"), migration), func(q string) string { return q }); err != nil {
 		t.Fatal(err)
 	}
+	return path, raw
+}
+
+// TestMigrationKeepsSpaceInstallations opens a database made by the
+// migrations before 0006, which rebuilds the space installations' table,
+// writes to it, and checks that the store at the newest schema finds it all.
+func TestMigrationKeepsSpaceInstallations(t *testing.T) {
+	path, raw := databaseBefore(t, "0006")
 	storetest.SpaceInstallationsSurviveMigration(t, sqlstore.New(raw, raw, sqlite.Dialect), func() integrations.Store {
 		s := storetest.SQLiteAt(t, path)
 		check, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
@@ -364,15 +371,7 @@ func TestMigrationKeepsSpaceInstallations(t *testing.T) {
 // with events and attempts as they were written then, and checks that the
 // store at the newest schema finds them all.
 func TestMigrationKeepsEventAttempts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw.SetMaxOpenConns(1)
-	if err := sqlstore.Migrate(t.Context(), raw, storetest.MigrationsBefore(t, os.DirFS("migrations"), "0008"), func(q string) string { return q }); err != nil {
-		t.Fatal(err)
-	}
+	path, raw := databaseBefore(t, "0008")
 	exec := func(query string, args ...any) error {
 		_, err := raw.ExecContext(t.Context(), query, args...)
 		return err
