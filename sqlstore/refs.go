@@ -40,13 +40,18 @@ import (
 // dialect's Begin).
 const GenerationQuery = `SELECT n FROM generation`
 
-// maxRefs bounds the entries of one generation.
+// maxRefs bounds the entries of one generation. Past it, a quarter of
+// them make room for more: the first ones of the map's order, which Go
+// draws at random, so that a working set larger than the cache still finds
+// most of what it holds (emptied instead, the cache would hold half of it
+// on average, and every reading after the emptying would miss at once).
 const maxRefs = 100_000
 
 type refs struct {
 	mu      sync.Mutex
 	gen     int64
 	entries map[string]refEntry
+	max     int // maxRefs, but in tests
 }
 
 // refEntry is a cached lookup: a value, or the error it answered (a row
@@ -56,7 +61,7 @@ type refEntry struct {
 	err   error
 }
 
-func newRefs() *refs { return &refs{entries: map[string]refEntry{}} }
+func newRefs() *refs { return &refs{entries: map[string]refEntry{}, max: maxRefs} }
 
 func (r *refs) get(gen int64, key string) (refEntry, bool) {
 	r.mu.Lock()
@@ -79,8 +84,18 @@ func (r *refs) add(gen int64, read map[string]refEntry) {
 	switch {
 	case gen < r.gen:
 		return
-	case gen > r.gen || len(r.entries)+len(read) > maxRefs:
+	case gen > r.gen:
 		r.gen, r.entries = gen, make(map[string]refEntry, len(read))
+	}
+	if len(r.entries)+len(read) > r.max {
+		evict := len(r.entries) + len(read) - r.max*3/4
+		for k := range r.entries {
+			if evict == 0 {
+				break
+			}
+			delete(r.entries, k)
+			evict--
+		}
 	}
 	for k, e := range read {
 		r.entries[k] = e
