@@ -176,11 +176,11 @@ func EventsSurviveMigration(t *testing.T, old integrations.Store, exec func(quer
 		want := *o.e
 		want.Seq = got.Seq
 		sameJSON(t, o.e.ID+" after the migration", got, &want)
-		want0 := o.attempts
-		if want0 == nil {
-			want0 = []*integrations.EventAttempt{}
+		wantAttempts := o.attempts
+		if wantAttempts == nil {
+			wantAttempts = []*integrations.EventAttempt{}
 		}
-		sameJSON(t, o.e.ID+"'s attempts after the migration", attemptsOf(o.e.ID), want0)
+		sameJSON(t, o.e.ID+"'s attempts after the migration", attemptsOf(o.e.ID), wantAttempts)
 	}
 	// A later attempt comes after those of before.
 	later := &integrations.EventAttempt{EventID: "retried", Attempt: 3, At: at(9), Target: "https://example.com/hook", StatusCode: 200, Duration: time.Millisecond}
