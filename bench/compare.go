@@ -61,18 +61,12 @@ func Compare(w io.Writer, old, cur *Results) {
 		"operation", "old", "new", "new/old", "old ratio", "new ratio", "old p99", "new p99", "old CPU", "new CPU")
 	for _, name := range operationNames(old, cur) {
 		o, c := old.operation(name), cur.operation(name)
-		unit := ""
-		if o != nil {
-			unit = o.Unit
-		} else {
-			unit = c.Unit
-		}
 		quotient := "-"
 		if o != nil && c != nil && o.Server.Rate > 0 {
 			quotient = fmt.Sprintf("%.2fx", c.Server.Rate/o.Server.Rate)
 		}
 		fmt.Fprintf(w, "%-34s %14s %14s %8s %9s %9s %9s %9s %10s %10s\n", name,
-			rateOf(o, unit), rateOf(c, unit), quotient, ratioOf(o), ratioOf(c), p99Of(o), p99Of(c), cpuOf(o), cpuOf(c))
+			rateOf(o), rateOf(c), quotient, ratioOf(o), ratioOf(c), p99Of(o), p99Of(c), cpuOf(o), cpuOf(c))
 	}
 	evQuotient := "-"
 	if old.Events.PerSecond > 0 && cur.Events.PerSecond > 0 {
@@ -138,11 +132,11 @@ func (r *Results) operation(name string) *Operation {
 	return nil
 }
 
-func rateOf(o *Operation, unit string) string {
+func rateOf(o *Operation) string {
 	if o == nil {
 		return "-"
 	}
-	return fmt.Sprintf("%.0f %s/s", o.Server.Rate, unitAbbrev(unit))
+	return fmt.Sprintf("%.0f %s/s", o.Server.Rate, unitAbbrev(o.Unit))
 }
 
 func ratioOf(o *Operation) string {
