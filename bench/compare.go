@@ -68,12 +68,14 @@ func Compare(w io.Writer, old, cur *Results) {
 		fmt.Fprintf(w, "%-34s %14s %14s %8s %9s %9s %9s %9s %10s %10s\n", name,
 			rateOf(o), rateOf(c), quotient, ratioOf(o), ratioOf(c), p99Of(o), p99Of(c), cpuOf(o), cpuOf(c))
 	}
-	evQuotient := "-"
-	if old.Events.PerSecond > 0 && cur.Events.PerSecond > 0 {
-		evQuotient = fmt.Sprintf("%.2fx", cur.Events.PerSecond/old.Events.PerSecond)
+	if old.Events.Count > 0 || cur.Events.Count > 0 { // not in runs --only other operations
+		evQuotient := "-"
+		if old.Events.PerSecond > 0 && cur.Events.PerSecond > 0 {
+			evQuotient = fmt.Sprintf("%.2fx", cur.Events.PerSecond/old.Events.PerSecond)
+		}
+		fmt.Fprintf(w, "%-34s %14s %14s %8s\n", "event delivery",
+			fmt.Sprintf("%.0f ev/s", old.Events.PerSecond), fmt.Sprintf("%.0f ev/s", cur.Events.PerSecond), evQuotient)
 	}
-	fmt.Fprintf(w, "%-34s %14s %14s %8s\n", "event delivery",
-		fmt.Sprintf("%.0f ev/s", old.Events.PerSecond), fmt.Sprintf("%.0f ev/s", cur.Events.PerSecond), evQuotient)
 	fmt.Fprintf(w, "\nseeding: %.1fs old, %.1fs new; server peak RSS: %.0f MB old, %.0f MB new\n",
 		old.Seed.LoadSeconds, cur.Seed.LoadSeconds, float64(old.ServerPeakRSS)/(1<<20), float64(cur.ServerPeakRSS)/(1<<20))
 }

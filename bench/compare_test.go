@@ -13,7 +13,7 @@ import (
 func fakeRun(store, scale string, ops ...Operation) *Results {
 	return &Results{Date: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Store: store, Scale: Scale{Name: scale},
 		Machine: Machine{CPU: "CPU", CPUs: 2}, Duration: "10s", Connections: 64, Operations: ops,
-		Events: Events{PerSecond: 100}, Seed: Seed{LoadSeconds: 1}, ServerPeakRSS: 100 << 20}
+		Events: Events{Count: 1000, PerSecond: 100}, Seed: Seed{LoadSeconds: 1}, ServerPeakRSS: 100 << 20}
 }
 
 func fakeRead(name string, rate, ratio float64) Operation {
@@ -79,6 +79,15 @@ func TestCompare(t *testing.T) {
 				t.Errorf("want the warning %q in:\n%s", tt.warning, &out)
 			}
 		})
+	}
+	// Runs that measured no delivery (--only other operations) get no line
+	// for it.
+	old, cur := fakeRun("sqlite", "default", fakeRead("list", 1, 1)), fakeRun("sqlite", "default", fakeRead("list", 1, 1))
+	old.Events, cur.Events = Events{}, Events{}
+	var out bytes.Buffer
+	Compare(&out, old, cur)
+	if lineOf(out.String(), "event") != nil {
+		t.Errorf("a line for the delivery that neither run measured:\n%s", &out)
 	}
 }
 
