@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -152,8 +153,49 @@ func migrate(ctx context.Context, cfg *pgx.ConnConfig) error {
 //     (and only theirs), and so does ILIKE on the COLLATE "C" columns of the
 //     migrations.
 //
-// Quoted strings and identifiers are copied as they are.
+// Quoted strings and identifiers are copied as they are. The rewritings of
+// the queries seen last are kept: the server sends a few dozen queries over
+// and over, each rewritten once.
 func rebind(query string) string {
+	if q, ok := rebound.get(query); ok {
+		return q
+	}
+	q := rewrite(query)
+	rebound.add(query, q)
+	return q
+}
+
+// rebound keeps the rewritings of rebind.
+var rebound = rewrites{m: map[string]string{}}
+
+// maxRewrites bounds the rewritings kept: the shared SQL is a fixed set of
+// queries, but IN lists and bulk inserts vary their number of placeholders.
+const maxRewrites = 1000
+
+type rewrites struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func (r *rewrites) get(query string) (string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	q, ok := r.m[query]
+	return q, ok
+}
+
+// add keeps a rewriting; once full, the rewritings kept start afresh.
+func (r *rewrites) add(query, q string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.m) >= maxRewrites {
+		clear(r.m)
+	}
+	r.m[query] = q
+}
+
+// rewrite is rebind without its memory.
+func rewrite(query string) string {
 	var b strings.Builder
 	b.Grow(len(query) + 16)
 	n := 0
@@ -228,6 +270,9 @@ var Dialect = sqlstore.Dialect{
 	// go in one round trip.
 	Begin:  begin,
 	Commit: commit,
+	// Concurrent write transactions share transactions and commits, in
+	// up to two batches at once.
+	PipelineWrites: 2,
 	// After a bulk load, the planner's statistics and the visibility map
 	// are made at once, rather than by autovacuum a minute later, while
 	// the server serves: its transactions would change the snapshot that
@@ -245,7 +290,7 @@ var Dialect = sqlstore.Dialect{
 // pgx's database/sql driver drops a connection that comes back to the pool
 // in a transaction. The first statement's own error leaves the
 // transaction open, failed, for the caller to roll back.
-func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *sqlstore.Statement) (int64, error) {
+func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*sqlstore.Statement) (int64, error) {
 	begin, err := beginStatement(opts)
 	if err != nil {
 		return 0, err
@@ -253,7 +298,8 @@ func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *sqlst
 	var gen int64
 	err = conn.Raw(func(driverConn any) error {
 		c := driverConn.(*stdlib.Conn).Conn()
-		if first != nil {
+		if len(first) > 0 {
+			statements := append([]*sqlstore.Statement{{Query: begin}, {Query: sqlstore.GenerationQuery}}, first...)
 			return run(ctx, c, func(br pgx.BatchResults) error {
 				if _, err := br.Exec(); err != nil {
 					return err
@@ -261,9 +307,11 @@ func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *sqlst
 				if err := br.QueryRow().Scan(&gen); err != nil {
 					return fmt.Errorf("postgres: the reference generation: %w", err)
 				}
-				result(br, first)
+				for _, st := range first {
+					result(br, st)
+				}
 				return nil
-			}, &sqlstore.Statement{Query: begin}, &sqlstore.Statement{Query: sqlstore.GenerationQuery}, first)
+			}, statements...)
 		}
 		results, err := c.PgConn().Exec(ctx, begin+"; "+sqlstore.GenerationQuery).ReadAll()
 		if err != nil {
@@ -339,10 +387,10 @@ func beginStatement(opts sql.TxOptions) (string, error) {
 // statement, both go in one pipeline (see run): PostgreSQL runs the COMMIT
 // only if the statement succeeds; if it fails, commit rolls back, so that
 // the connection goes back to the pool out of any transaction.
-func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) error {
+func commit(ctx context.Context, conn *sql.Conn, last ...*sqlstore.Statement) error {
 	return conn.Raw(func(driverConn any) error {
 		c := driverConn.(*stdlib.Conn).Conn()
-		if last == nil {
+		if len(last) == 0 {
 			results, err := c.PgConn().Exec(ctx, "COMMIT").ReadAll()
 			if err != nil {
 				return err
@@ -351,12 +399,14 @@ func commit(ctx context.Context, conn *sql.Conn, last *sqlstore.Statement) error
 		}
 		var tag pgconn.CommandTag
 		err := run(ctx, c, func(br pgx.BatchResults) error {
-			result(br, last)
+			for _, st := range last {
+				result(br, st)
+			}
 			var err error
 			tag, err = br.Exec()
 			return err
-		}, last, &sqlstore.Statement{Query: "COMMIT"})
-		if last.Err != nil {
+		}, append(last[:len(last):len(last)], &sqlstore.Statement{Query: "COMMIT"})...)
+		if slices.ContainsFunc(last, func(st *sqlstore.Statement) bool { return st.Err != nil }) {
 			if c.PgConn().TxStatus() != 'I' {
 				_, err := c.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
 				return err

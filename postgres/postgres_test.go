@@ -860,7 +860,7 @@ func TestBeginAndCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gen, err := postgres.Dialect.Begin(ctx, conn, tt.opts, nil)
+		gen, err := postgres.Dialect.Begin(ctx, conn, tt.opts)
 		if err != nil {
 			t.Fatalf("%+v: %v", tt.opts, err)
 		}
@@ -874,7 +874,7 @@ func TestBeginAndCommit(t *testing.T) {
 		if isolation != tt.isolation || readOnly != tt.readOnly {
 			t.Errorf("%+v: isolation %q, read only %q; want %q, %q", tt.opts, isolation, readOnly, tt.isolation, tt.readOnly)
 		}
-		if err := postgres.Dialect.Commit(ctx, conn, nil); err != nil {
+		if err := postgres.Dialect.Commit(ctx, conn); err != nil {
 			t.Errorf("%+v: commit: %v", tt.opts, err)
 		}
 		conn.Close()
@@ -887,7 +887,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, nil); err != nil {
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := conn.ExecContext(ctx, `UPDATE generation SET n = n + 1`); err != nil {
@@ -896,7 +896,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, `SELECT n FROM no_such_table`); err == nil {
 		t.Fatal("a query of a missing table succeeded")
 	}
-	if err := postgres.Dialect.Commit(ctx, conn, nil); err == nil {
+	if err := postgres.Dialect.Commit(ctx, conn); err == nil {
 		t.Error("the commit of a transaction that PostgreSQL rolled back reported success")
 	}
 	conn.Close()
@@ -987,7 +987,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, nil); err != nil {
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
@@ -1002,7 +1002,7 @@ func TestBeginAndCommit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, nil); err == nil {
+	if _, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}); err == nil {
 		t.Error("Begin without a generation table succeeded")
 	}
 	conn.Close()

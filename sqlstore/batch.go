@@ -195,13 +195,23 @@ var errPanicked = errors.New("the transaction panicked")
 
 // writeTx runs one attempt of a write transaction: in the next batch where
 // writes are batched (where there is one writer, all write transactions
-// have the same options), else on its own with opts.
+// have the same options); else on its own with opts, or, where writes are
+// pipelined, in a batch of the pipeline that it joins at its first
+// statement, and on its own again if the batch could not keep it.
 func (db *DB) writeTx(ctx context.Context, opts sql.TxOptions, fn func(integrations.Tx) error) error {
 	if db.batch != nil {
 		return db.batch.do(ctx, fn)
 	}
 	if db.dialect.Begin != nil {
-		if err := db.runLazy(ctx, db.write, db.writeStmts, opts, fn); err != errGenerationMoved {
+		var pipe *pipeline
+		if opts == db.dialect.WriteTx {
+			pipe = db.pipe
+		}
+		err := db.runLazy(ctx, db.write, db.writeStmts, opts, pipe, fn)
+		if err == errRunAlone {
+			err = db.runLazy(ctx, db.write, db.writeStmts, opts, nil, fn)
+		}
+		if err != errGenerationMoved {
 			return err
 		}
 	}

@@ -61,20 +61,30 @@ type Dialect struct {
 	// Without them, a transaction begins with its own round trip (database/
 	// sql's BeginTx), and reads the generation with another.
 	//
-	// first, when not nil, is the transaction's first statement, which
-	// Begin sends in the same round trip, after the reading, and last a
-	// statement that Commit sends before the COMMIT, in the same round
-	// trip: the transaction's last write, held back for it (see
-	// tx.holdBack). Each reports its outcome in the Statement. Where last
-	// fails, Commit rolls the transaction back instead; err is the error of
-	// the BEGIN, of the reading or of the COMMIT.
-	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first *Statement) (generation int64, err error)
-	Commit func(ctx context.Context, conn *sql.Conn, last *Statement) error
+	// first are the transaction's first statements, which Begin sends in
+	// the same round trip, after the reading, in their order, and last
+	// statements that Commit sends before the COMMIT, in the same round
+	// trip: the transaction's last writes, held back for it (see
+	// tx.holdBack). Each reports its outcome in its Statement; the database
+	// skips what follows a statement that fails, and those report an error
+	// too. Where a last statement fails, Commit rolls the transaction back
+	// instead; err is the error of the BEGIN, of the reading or of the
+	// COMMIT.
+	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*Statement) (generation int64, err error)
+	Commit func(ctx context.Context, conn *sql.Conn, last ...*Statement) error
 
 	// BatchWrites runs concurrent write transactions in batches that share
 	// one commit (group commit): for a database with one writer, where they
 	// would wait for each other anyway.
 	BatchWrites bool
+	// PipelineWrites, where above zero and the dialect has Begin and
+	// Commit, lets concurrent write transactions that reach their first
+	// statement at the same time share one transaction and its commit,
+	// their statements sent together (pipeline.go), in up to this many
+	// such batches at once: for a database whose writers run at the same
+	// time, but where each transaction costs round trips and a commit of
+	// its own.
+	PipelineWrites int
 
 	// LoadSettings run on the connection of a bulk load (Load) before it
 	// starts, and LoadReset after it ends, e.g. a larger page cache.
@@ -109,8 +119,9 @@ type DB struct {
 	version     func(context.Context) (string, error) // Version, if not VersionQuery on read
 	closers     []func() error
 	dialect     Dialect
-	batch       *batcher // nil unless the dialect batches writes
-	refs        *refs    // the reference cache
+	batch       *batcher  // nil unless the dialect batches writes
+	pipe        *pipeline // nil unless the dialect pipelines writes
+	refs        *refs     // the reference cache
 	versions    sharedReads[string]
 	generations sharedReads[int64] // the reference generation, for lazy Views
 	// genAt is the generation last read and the version before it, where
@@ -130,6 +141,9 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	}
 	if d.BatchWrites {
 		db.batch = newBatcher(db)
+	}
+	if d.PipelineWrites > 0 && d.Begin != nil {
+		db.pipe = newPipeline(db, d.PipelineWrites)
 	}
 	db.versions.window = d.ReadWindow
 	db.generations.window = d.ReadWindow
@@ -180,6 +194,9 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 func (db *DB) Close() error {
 	if db.batch != nil {
 		db.batch.close()
+	}
+	if db.pipe != nil {
+		db.pipe.close()
 	}
 	db.readStmts.close()
 	db.writeStmts.close()
@@ -346,9 +363,13 @@ func (db *DB) run(ctx context.Context, h *sql.DB, stmts *statements, opts sql.Tx
 // lazy View's do. It returns errGenerationMoved when the transaction began
 // at another generation: what came from the cache may not belong to its
 // snapshot, and fn must run again in a transaction from its start.
-func (db *DB) runLazy(ctx context.Context, h *sql.DB, stmts *statements, opts sql.TxOptions, fn func(integrations.Tx) error) error {
+//
+// With a pipeline, the transaction may join one of its batches at its first
+// statement instead (see pipeline.go); it then returns errRunAlone when fn
+// must run again on its own.
+func (db *DB) runLazy(ctx context.Context, h *sql.DB, stmts *statements, opts sql.TxOptions, pipe *pipeline, fn func(integrations.Tx) error) error {
 	t := &tx{ctx: ctx, db: db, stmts: stmts, now: db.Now().UTC().Truncate(time.Microsecond),
-		perStatement: opts.Isolation == sql.LevelReadCommitted, lazy: h, lazyOpts: opts}
+		perStatement: opts.Isolation == sql.LevelReadCommitted, lazy: h, lazyOpts: opts, pipe: pipe}
 	return t.do(fn)
 }
 
@@ -368,7 +389,11 @@ func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx,
 	if err != nil {
 		return -1, err
 	}
-	gen, err := db.dialect.Begin(ctx, conn, opts, first)
+	var firsts []*Statement
+	if first != nil {
+		firsts = append(firsts, first)
+	}
+	gen, err := db.dialect.Begin(ctx, conn, opts, firsts...)
 	if err != nil {
 		// A connection left in a transaction that failed to begin is
 		// not reused: the driver drops it when it goes back to the pool.
@@ -394,15 +419,15 @@ type txConn interface {
 type connTx struct {
 	ctx context.Context
 	*sql.Conn
-	commit func(context.Context, *sql.Conn, *Statement) error
+	commit func(context.Context, *sql.Conn, ...*Statement) error
 }
 
-func (c *connTx) Commit() error { return c.CommitWith(nil) }
+func (c *connTx) Commit() error { return c.commitWith() }
 
-// CommitWith sends last, then the COMMIT, in one round trip (Dialect.Commit).
-func (c *connTx) CommitWith(last *Statement) error {
+// commitWith sends last, then the COMMIT, in one round trip (Dialect.Commit).
+func (c *connTx) commitWith(last ...*Statement) error {
 	defer c.Conn.Close()
-	return c.commit(c.ctx, c.Conn, last)
+	return c.commit(c.ctx, c.Conn, last...)
 }
 
 // Rollback rolls back even when the transaction's context has ended. Where
@@ -422,16 +447,25 @@ func (t *tx) do(fn func(integrations.Tx) error) error {
 	// the only write connection, forever.
 	done := false
 	defer func() {
-		if !done && t.tx != nil {
+		switch {
+		case done:
+		case t.member != nil:
+			t.member.abandon()
+		case t.tx != nil:
 			t.tx.Rollback()
 		}
 	}()
 	err := fn(t)
 	done = true
+	if t.member != nil {
+		return t.member.end(err)
+	}
 	switch {
-	case t.moved:
-		t.tx.Rollback()
-		return errGenerationMoved
+	case t.stop != nil:
+		if t.tx != nil {
+			t.tx.Rollback()
+		}
+		return t.stop
 	case err != nil:
 		if t.tx != nil {
 			t.tx.Rollback()
@@ -468,7 +502,7 @@ func (t *tx) commit() error {
 	last := t.last
 	t.last = nil
 	st := &Statement{Query: t.db.dialect.Placeholders(last.query), Args: last.args, Dest: last.dest}
-	err := t.tx.(*connTx).CommitWith(st)
+	err := t.tx.(*connTx).commitWith(st)
 	switch {
 	case err != nil:
 		return t.db.classify(err)
@@ -496,7 +530,7 @@ func (t *tx) holdBack(what, query string, args []any, dest ...any) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
-	if _, ok := t.tx.(*connTx); !ok {
+	if _, ok := t.tx.(*connTx); !ok && t.member == nil {
 		return t.insertErr(t.queryRow(query, args...).Scan(dest...), what)
 	}
 	if err := checkText(args); err != nil {
@@ -532,10 +566,17 @@ var errGenerationMoved = errors.New("the reference generation moved")
 // at their generation; else it reads at the generation it began in.
 func (t *tx) begin(first *Statement) error {
 	switch {
-	case t.moved:
-		return errGenerationMoved
+	case t.stop != nil:
+		return t.stop
+	case t.member != nil:
+		// A member of a batch has sent its one statement: it must run
+		// again on its own (see pipeline.go).
+		t.member.broken = true
+		return errRunAlone
 	case t.tx != nil:
 		return nil
+	case first != nil && t.pipe != nil && joins(first.Query):
+		return t.join(first)
 	}
 	n, err := t.db.beginTx(t.ctx, t.lazy, t.lazyOpts, t, first)
 	if err != nil {
@@ -550,7 +591,7 @@ func (t *tx) begin(first *Statement) error {
 			}
 		}
 		if n != t.gen {
-			t.moved = true
+			t.stop = errGenerationMoved
 			return errGenerationMoved
 		}
 	case n >= 0:
@@ -562,7 +603,7 @@ func (t *tx) begin(first *Statement) error {
 // fuses reports whether the transaction's next statement is its first,
 // to be sent with its BEGIN (Dialect.Begin).
 func (t *tx) fuses() bool {
-	return t.tx == nil && !t.moved && t.db.dialect.Begin != nil
+	return t.tx == nil && t.member == nil && t.stop == nil && t.db.dialect.Begin != nil
 }
 
 // firstRow is the row of a transaction's first statement, sent with the
@@ -647,9 +688,17 @@ type tx struct {
 	// changed is set once the transaction sent a statement that may change
 	// the database (INSERT, UPDATE, DELETE), even one that failed.
 	changed bool
-	// moved is set when a lazy transaction began at a later reference
-	// generation than its cached lookups (see View).
-	moved bool
+	// stop, once set, is what every statement of the transaction answers,
+	// and do returns whatever fn does: errGenerationMoved when a lazy
+	// transaction began at a later reference generation than its cached
+	// lookups (see View), or the error of a batch that the transaction
+	// joined and that failed (see pipeline.go).
+	stop error
+	// pipe, where set, is the pipeline whose next batch the transaction
+	// may join at its first statement, and member its part in the batch
+	// once it did.
+	pipe   *pipeline
+	member *member
 	// lazy, for a transaction that begins at its first statement, is the
 	// handle it begins on, with the options lazyOpts.
 	lazy     *sql.DB

@@ -197,8 +197,9 @@ var refTables = map[string]bool{
 var statementKinds sync.Map // query -> statementKind
 
 type statementKind struct {
-	writes bool // INSERT, UPDATE or DELETE, or of a shape unknown here
-	refs   bool // and of a table of refTables (or of an unknown one)
+	writes bool   // INSERT, UPDATE or DELETE, or of a shape unknown here
+	refs   bool   // and of a table of refTables (or of an unknown one)
+	table  string // the table an INSERT, UPDATE or DELETE writes
 }
 
 // changes notes what a statement of the transaction may change: whether it
@@ -223,9 +224,10 @@ func kindOf(query string) statementKind {
 	switch {
 	case len(w) == 0 || w[0] == "select":
 	case w[0] == "insert" && len(w) > 2 && w[1] == "into", w[0] == "delete" && len(w) > 2 && w[1] == "from":
-		k = statementKind{writes: true, refs: refTables[strings.SplitN(w[2], "(", 2)[0]]}
+		table := strings.SplitN(w[2], "(", 2)[0]
+		k = statementKind{writes: true, refs: refTables[table], table: table}
 	case w[0] == "update" && len(w) > 1:
-		k = statementKind{writes: true, refs: refTables[w[1]]}
+		k = statementKind{writes: true, refs: refTables[w[1]], table: w[1]}
 	default:
 		k = statementKind{writes: true, refs: true}
 	}

@@ -1,0 +1,383 @@
+package postgres_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"integrations"
+	"integrations/internal/storetest"
+	"integrations/postgres"
+)
+
+// spacesWorld is RefWorld with n more spaces, s0 to s(n-1), and a failed
+// event of each of them, e0 to e(n-1).
+func spacesWorld(t *testing.T, s integrations.Store, n int) {
+	t.Helper()
+	storetest.RefWorld(t, s)
+	err := s.Update(t.Context(), func(tx integrations.Tx) error {
+		for k := range n {
+			now := tx.Now()
+			if err := tx.CreateSpace(&integrations.Space{ID: fmt.Sprintf("s%d", k), OrganizationID: "acme", Title: "S", Visibility: "private",
+				DefaultLevel: "inherit", CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.CreateEvent(setupEvent(tx, fmt.Sprintf("e%d", k), "int1", fmt.Sprintf("s%d", k))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// setupEvent is the event of an enable, failed as it was created.
+func setupEvent(tx integrations.Tx, id, integrationID, spaceID string) *integrations.Event {
+	return &integrations.Event{ID: id, IntegrationID: integrationID, InstallationID: "inst1", SpaceID: spaceID, OrganizationID: "acme",
+		Type: integrations.EventSpaceInstallationSetup, Payload: json.RawMessage(`{}`), Status: integrations.EventFailed, Attempts: 1,
+		NextAttemptAt: tx.Now(), CreatedAt: tx.Now(), UpdatedAt: tx.Now()}
+}
+
+// enable adds the space installation of inst1 on a space and, when it
+// created it, its event with the given id; it reports whether it did.
+func enable(tx integrations.Tx, spaceID, eventID string) (bool, error) {
+	created, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: spaceID, Status: integrations.StatusActive,
+		Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+	if err != nil || !created {
+		return false, err
+	}
+	e := setupEvent(tx, eventID, "int1", spaceID)
+	return true, tx.CreateEvent(e, &integrations.EventAttempt{EventID: e.ID, Attempt: 1, At: tx.Now(), Error: "not delivered"})
+}
+
+// TestPipelinedWritesBehaveAsAlone sends write transactions at once, as
+// concurrent requests do: on PostgreSQL they join shared batches at their
+// first statement. Each case sends one transaction that does something a
+// batch cannot keep, among others that enable an integration on a space:
+// each must behave as if it ran alone, and so must the others.
+func TestPipelinedWritesBehaveAsAlone(t *testing.T) {
+	s := storetest.Postgres(t)
+	const others = 15
+	spacesWorld(t, s, 1+others)
+	errFail := errors.New("changed its mind")
+	// state is what a transaction on space s<k> leaves.
+	type state struct {
+		status string // of the space installation; "" when there is none
+		event  bool   // whether the event new<k> exists
+		retry  string // the status of the event e<k>
+	}
+	// Each case's transactions name their events after it.
+	var prefix string
+	eventOf := func(k int) string { return fmt.Sprintf("%snew%d", prefix, k) }
+	stateOf := func(k int) (st state) {
+		t.Helper()
+		err := s.View(t.Context(), func(tx integrations.Tx) error {
+			si, err := tx.SpaceInstallation("inst1", fmt.Sprintf("s%d", k))
+			switch {
+			case err == nil:
+				st.status = string(si.Status)
+			case integrations.ErrorCode(err) != integrations.ENOTFOUND:
+				return err
+			}
+			_, err = tx.Event(eventOf(k))
+			switch {
+			case err == nil:
+				st.event = true
+			case integrations.ErrorCode(err) != integrations.ENOTFOUND:
+				return err
+			}
+			e, err := tx.Event(fmt.Sprintf("e%d", k))
+			if err != nil {
+				return err
+			}
+			st.retry = string(e.Status)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// reset removes what the transactions left on the spaces.
+	reset := func() {
+		t.Helper()
+		err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			for k := range 1 + others {
+				if _, err := tx.DeleteSpaceInstallation("inst1", fmt.Sprintf("s%d", k)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var created0 bool // by the case that races for a space installation
+	for n, tt := range []struct {
+		name string
+		// fn is the transaction on space s0, which may create event new0.
+		fn       func(tx integrations.Tx, event string) error
+		wantErr  error
+		wantCode string
+		panics   bool
+		want     state
+	}{
+		{name: "fails after it wrote", fn: func(tx integrations.Tx, event string) error {
+			if _, err := enable(tx, "s0", event); err != nil {
+				return err
+			}
+			return errFail
+		}, wantErr: errFail, want: state{retry: "failed"}},
+		{name: "panics after it wrote", fn: func(tx integrations.Tx, event string) error {
+			if _, err := enable(tx, "s0", event); err != nil {
+				return err
+			}
+			panic("panic 0")
+		}, panics: true, want: state{retry: "failed"}},
+		{name: "writes twice", fn: func(tx integrations.Tx, event string) error {
+			if _, err := enable(tx, "s0", event); err != nil {
+				return err
+			}
+			return tx.UpdateSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "s0",
+				Status: integrations.StatusPaused, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, UpdatedAt: tx.Now()})
+		}, want: state{status: "paused", event: true, retry: "failed"}},
+		{name: "swallows the error of its second statement", fn: func(tx integrations.Tx, event string) error {
+			if _, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "s0", Status: integrations.StatusActive,
+				Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()}); err != nil {
+				return err
+			}
+			// A function that goes on after an error of the store's must
+			// still run again alone (as one must after a serialization
+			// failure), the error it ignored being the batch's.
+			tx.UpdateSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "s0",
+				Status: integrations.StatusPaused, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, UpdatedAt: tx.Now()})
+			return nil
+		}, want: state{status: "paused", retry: "failed"}},
+		{name: "holds back a write that fails", fn: func(tx integrations.Tx, event string) error {
+			_, err := enable(tx, "s0", "e1") // an event that exists
+			return err
+		}, wantCode: integrations.ECONFLICT, want: state{retry: "failed"}},
+		{name: "runs into a foreign key", fn: func(tx integrations.Tx, event string) error {
+			return tx.CreateEvent(setupEvent(tx, event, "nope", "s0"))
+		}, wantCode: integrations.ENOTFOUND, want: state{retry: "failed"}},
+		{name: "races for a space installation", fn: func(tx integrations.Tx, event string) (err error) {
+			// Transaction 1 enables on s0 as well: one of the two
+			// creates the space installation and its event, the other
+			// finds it there.
+			created0, err = enable(tx, "s0", event)
+			return err
+		}},
+		{name: "writes the events that others hold back", fn: func(tx integrations.Tx, event string) error {
+			// e0 stays pending: the cases above are not run again.
+			return tx.RetryEvent("e0", tx.Now())
+		}, want: state{retry: "pending"}},
+	} {
+		race := tt.name == "races for a space installation"
+		// Three times each: the transaction that comes to an idle pipeline
+		// runs alone, and each should run at least once in a batch.
+		for round := range 3 {
+			t.Run(tt.name, func(t *testing.T) {
+				prefix = fmt.Sprintf("case%d-%d-", n, round)
+				defer reset()
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				var err error
+				var panicked any
+				wg.Go(func() {
+					defer func() { panicked = recover() }()
+					<-start
+					err = s.Update(t.Context(), func(tx integrations.Tx) error { return tt.fn(tx, eventOf(0)) })
+				})
+				errs := make([]error, 1+others)
+				created := make([]bool, 1+others)
+				for k := 1; k <= others; k++ {
+					space, event := fmt.Sprintf("s%d", k), eventOf(k)
+					if race && k == 1 {
+						space = "s0"
+					}
+					wg.Go(func() {
+						<-start
+						errs[k] = s.Update(t.Context(), func(tx integrations.Tx) (err error) {
+							created[k], err = enable(tx, space, event)
+							return err
+						})
+					})
+				}
+				close(start)
+				wg.Wait()
+				switch {
+				case tt.panics && panicked != "panic 0":
+					t.Errorf("panicked with %v, want its own panic raised in its caller", panicked)
+				case !tt.panics && panicked != nil:
+					t.Errorf("panicked with %v", panicked)
+				case tt.wantCode != "" && integrations.ErrorCode(err) != tt.wantCode:
+					t.Errorf("error %v, want %s", err, tt.wantCode)
+				case tt.wantCode == "" && !errors.Is(err, tt.wantErr):
+					t.Errorf("error %v, want %v", err, tt.wantErr)
+				}
+				want := tt.want
+				if race {
+					want = state{status: "active", event: created0, retry: "failed"}
+					if created0 == created[1] {
+						t.Errorf("two enables of one space installation: created %v and %v, want one created", created0, created[1])
+					}
+				}
+				if got := stateOf(0); got != want {
+					t.Errorf("left %+v, want %+v", got, want)
+				}
+				for k := 1; k <= others; k++ {
+					want := state{status: "active", event: true, retry: "failed"}
+					switch {
+					case race && k == 1:
+						// On s0, with the event of its own if it created it.
+						want = state{retry: "failed", event: created[1]}
+					case !created[k]:
+						t.Errorf("transaction %d did not create its space installation", k)
+					}
+					if errs[k] != nil {
+						t.Errorf("transaction %d: %v", k, errs[k])
+					}
+					if got := stateOf(k); got != want {
+						t.Errorf("transaction %d left %+v, want %+v", k, got, want)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestPipelinedWritesShareRoundTrips sends many enables at once, each
+// with its event, and counts the round trips to PostgreSQL through a proxy:
+// alone, each would take two; in shared batches, the whole lot takes a few.
+// Each gets its answer and its event's Seq.
+func TestPipelinedWritesShareRoundTrips(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	storetest.PostgresAt(t, url).Close() // migrates
+	proxy := newFlightCounter(t, url)
+	s, err := postgres.Open(t.Context(), proxy.url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 40
+	spacesWorld(t, s, n)
+	warm := func(tx integrations.Tx) error { // fills the reference cache
+		_, err := tx.Installation("inst1")
+		if err == nil {
+			_, err = tx.Space("s0")
+		}
+		return err
+	}
+	if err := s.View(t.Context(), warm); err != nil {
+		t.Fatal(err)
+	}
+	before := proxy.flights()
+	seqs := make([]int64, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for k := range n {
+		wg.Go(func() {
+			<-start
+			var e *integrations.Event
+			errs[k] = s.Update(t.Context(), func(tx integrations.Tx) error {
+				created, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: fmt.Sprintf("s%d", k),
+					Status: integrations.StatusActive, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+				if err != nil || !created {
+					return fmt.Errorf("created %v, %v", created, err)
+				}
+				e = setupEvent(tx, fmt.Sprintf("new%d", k), "int1", fmt.Sprintf("s%d", k))
+				return tx.CreateEvent(e)
+			})
+			seqs[k] = e.Seq // set by the commit
+		})
+	}
+	close(start)
+	wg.Wait()
+	flights := proxy.flights() - before
+	for k, err := range errs {
+		if err != nil {
+			t.Errorf("enable %d: %v", k, err)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	if flights >= n {
+		t.Errorf("%d enables took %d round trips, want fewer than %d (two each alone)", n, flights, n)
+	}
+	err = s.View(t.Context(), func(tx integrations.Tx) error {
+		for k := range n {
+			e, err := tx.Event(fmt.Sprintf("new%d", k))
+			if err != nil {
+				return err
+			}
+			if e.Seq == 0 || e.Seq != seqs[k] {
+				t.Errorf("event new%d: Seq %d in the database, %d after its commit", k, e.Seq, seqs[k])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPipelinedWriteRunsAgainWhenTheGenerationMoves is
+// TestUpdateRunsAgainWhenTheGenerationMoves for a write whose first
+// statement joins a batch: what it took from the cache before must be of
+// the generation that the batch reads, or it runs again.
+func TestPipelinedWriteRunsAgainWhenTheGenerationMoves(t *testing.T) {
+	s := storetest.Postgres(t)
+	storetest.RefWorld(t, s)
+	pause := func(tx integrations.Tx) error {
+		in, err := tx.Installation("inst1")
+		if err != nil {
+			return err
+		}
+		in.Status = integrations.StatusPaused
+		return tx.UpdateInstallation(in)
+	}
+	if err := s.View(t.Context(), func(tx integrations.Tx) error { _, err := tx.Installation("inst1"); return err }); err != nil {
+		t.Fatal(err) // fills the cache
+	}
+	runs := 0
+	err := s.Update(t.Context(), func(tx integrations.Tx) error {
+		runs++
+		in, err := tx.Installation("inst1")
+		if err != nil {
+			return err
+		}
+		if runs == 1 {
+			if err := s.Update(t.Context(), pause); err != nil {
+				return err
+			}
+		}
+		// A space installation as paused as its installation, as the
+		// cache says it is.
+		_, err = tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "handbook", Status: in.Status,
+			Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status integrations.Status
+	if err := s.View(t.Context(), func(tx integrations.Tx) error {
+		si, err := tx.SpaceInstallation("inst1", "handbook")
+		if err == nil {
+			status = si.Status
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || status != integrations.StatusPaused {
+		t.Errorf("the Update ran %d times and made the space installation %s; want twice, and paused", runs, status)
+	}
+}

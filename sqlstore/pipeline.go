@@ -1,0 +1,296 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Pipelined group commit. Where writers run at the same time but each
+// transaction costs round trips and a commit of its own (PostgreSQL), write
+// transactions that reach their first statement at the same time share one
+// database transaction, and their statements travel together:
+//
+//   - A write transaction runs its function in its caller's goroutine, as
+//     always, its lookups answered by the reference cache. At its first
+//     statement, if that statement writes a table outside the cache's, the
+//     transaction joins the pipeline's next batch instead of beginning on
+//     its own: it becomes a member of the batch.
+//   - A batch sends, in one round trip, the BEGIN, the reading of the
+//     reference generation and the first statement of every member, in
+//     their order. Each member then goes on with its statement's outcome.
+//   - A member that ends without another statement, but for at most one
+//     held back for the commit (tx.holdBack: its event), hands that one to
+//     the batch. Once every member has ended, the batch sends their held-back
+//     statements and the COMMIT, in one round trip.
+//
+// So a batch of any size costs two round trips and one commit. A transaction
+// alone in its batch, as under a light load, goes on as one that began on its
+// own, on the batch's connection, with as many statements as it needs. The
+// outcome of a batch of several is that of its members run one after the
+// other, in their order:
+//   - before its first statement, a member read only the cache, at the
+//     generation that the batch reads (checked), and no first statement
+//     changes a table of the cache (those do not join), so each member reads
+//     what it would read after the members before it;
+//   - the first statements run in their order, each seeing those before;
+//   - a held-back statement runs after the first statements of the members
+//     that follow its own, not before them: that changes nothing as long as
+//     none of those names its table (checked; the held-back statements are
+//     inserts of events, which later statements of a batch have no reason to
+//     read, and the changes that reach another table by a cascade or a
+//     trigger come from tables of the cache).
+//
+// Anything else ends a batch of several: a member that needs a second
+// statement (even one that goes on without it), that fails, or whose cached
+// lookups are of another generation; a statement that fails; a held-back
+// statement whose table a later member names. The batch
+// then rolls back, and each of its members runs again on its own, as a
+// write transaction does without a pipeline (a write transaction may always
+// run again: see Store.Update). A serialization failure at the COMMIT makes
+// each member run again as any conflict does, through Update's retries.
+//
+// Every member gets its result only once the batch has committed: a member's
+// reading may include what a member before it wrote.
+
+// maxMembers bounds the members of one batch.
+const maxMembers = 64
+
+// errRunAlone is what a member of a batch returns when it must run again on
+// its own: the batch could not keep it.
+var errRunAlone = errors.New("sqlstore: the write runs again outside the batch")
+
+type pipeline struct {
+	db    *DB
+	joins chan *member
+	quit  chan struct{}
+	stop  sync.Once
+	lanes sync.WaitGroup
+}
+
+// member is a write transaction in a batch.
+type member struct {
+	t     *tx
+	first *Statement
+	// ready says that the first statements have run: nil to go on, else the
+	// batch's error, which the member's statement and do then answer.
+	ready chan error
+	// Once its function has returned, the member says whether the batch
+	// must end (abort) or else what it held back for the COMMIT (last), and
+	// reports to the batch's ended; verdict is then the batch's outcome.
+	broken  bool // the member asked for a second statement
+	abort   bool
+	last    *Statement
+	ended   chan<- *member
+	verdict chan error
+}
+
+// newPipeline starts lanes goroutines, each running one batch at a time.
+func newPipeline(db *DB, lanes int) *pipeline {
+	p := &pipeline{db: db, joins: make(chan *member), quit: make(chan struct{})}
+	p.lanes.Add(lanes)
+	for range lanes {
+		go p.lane()
+	}
+	return p
+}
+
+// close stops the lanes once their batches have ended.
+func (p *pipeline) close() {
+	p.stop.Do(func() { close(p.quit) })
+	p.lanes.Wait()
+}
+
+// joins reports whether a transaction whose first statement is query may
+// join a batch: one that writes, outside the tables of the reference cache.
+// A transaction that begins with a read usually decides on what it read and
+// writes next, which a batch cannot keep; one that changes the cache's tables
+// would change what the members after it read from the cache.
+func joins(query string) bool {
+	k := kindOf(query)
+	return k.writes && !k.refs
+}
+
+// join makes the transaction a member of the next batch, with first as its
+// first statement, and returns once the batch has run it. Where the batch
+// failed, every statement of the transaction answers the batch's error from
+// then on, and so does do. A transaction alone in its batch goes on as one
+// that began on its own: the batch's connection becomes its own.
+func (t *tx) join(first *Statement) error {
+	m := &member{t: t, first: first, ready: make(chan error, 1), verdict: make(chan error, 1)}
+	var err error
+	select {
+	case t.pipe.joins <- m:
+		err = <-m.ready
+	case <-t.pipe.quit:
+		err = errClosed
+	case <-t.ctx.Done():
+		err = t.db.wrap(t.ctx.Err())
+	}
+	switch {
+	case err != nil:
+		t.stop = err
+		return err
+	case t.tx == nil:
+		t.member = m
+	}
+	return nil
+}
+
+// end hands the member's outcome to its batch once its function returned
+// err, and returns the transaction's.
+func (m *member) end(err error) error {
+	t := m.t
+	m.abort = m.broken || err != nil || t.heldErr != nil || t.wrote
+	if h := t.last; h != nil && !m.abort {
+		m.last = &Statement{Query: t.db.dialect.Placeholders(h.query), Args: h.args, Dest: h.dest}
+	}
+	m.ended <- m
+	if err := <-m.verdict; err != nil {
+		return err
+	}
+	t.committed()
+	return nil
+}
+
+// abandon ends the member of a function that panicked: the batch rolls back.
+func (m *member) abandon() {
+	m.abort = true
+	m.ended <- m
+}
+
+// lane runs batches one after the other: each takes the members waiting to
+// join when the lane is free, so that batches grow with the load.
+func (p *pipeline) lane() {
+	defer p.lanes.Done()
+	for {
+		var batch []*member
+		select {
+		case m := <-p.joins:
+			batch = append(batch, m)
+		case <-p.quit:
+			return
+		}
+	more:
+		for len(batch) < maxMembers {
+			select {
+			case m := <-p.joins:
+				batch = append(batch, m)
+			default:
+				break more
+			}
+		}
+		p.run(batch)
+	}
+}
+
+// run runs a batch and answers its members. Its transaction is bound to no
+// member's context: one caller going away must not roll back the others.
+func (p *pipeline) run(batch []*member) {
+	db := p.db
+	ctx := context.Background()
+	conn, err := db.write.Conn(ctx)
+	if err != nil {
+		ready(batch, db.classify(err))
+		return
+	}
+	// The first round trip: the BEGIN, the reading of the generation and
+	// the first statements.
+	firsts := make([]*Statement, len(batch))
+	for n, m := range batch {
+		firsts[n] = m.first
+	}
+	gen, err := db.dialect.Begin(ctx, conn, db.dialect.WriteTx, firsts...)
+	if err != nil {
+		// A connection left in a transaction is dropped, not reused.
+		conn.Close()
+		ready(batch, db.classify(err))
+		return
+	}
+	shared := &connTx{ctx: ctx, Conn: conn, commit: db.dialect.Commit}
+	for _, m := range batch {
+		if m.t.genRead && m.t.gen != gen || m.first.Err != nil && len(batch) > 1 {
+			shared.Rollback()
+			ready(batch, errRunAlone)
+			return
+		}
+	}
+	if len(batch) == 1 {
+		// Alone, the transaction goes on as one of its own would, with
+		// the outcome of its first statement, and ends itself.
+		t := batch[0].t
+		t.gen, t.genRead = gen, true
+		t.tx = &connTx{ctx: t.ctx, Conn: conn, commit: db.dialect.Commit}
+		ready(batch, nil)
+		return
+	}
+	ended := make(chan *member, len(batch))
+	for _, m := range batch {
+		m.t.gen, m.t.genRead = gen, true
+		m.ended = ended
+	}
+	ready(batch, nil)
+	abort := false
+	for range batch {
+		m := <-ended
+		abort = abort || m.abort
+	}
+	var lasts []*Statement
+	if !abort {
+		lasts, abort = lastStatements(batch)
+	}
+	if abort {
+		shared.Rollback()
+		verdict(batch, errRunAlone)
+		return
+	}
+	// The second: the held-back statements and the COMMIT.
+	err = shared.commitWith(lasts...)
+	switch {
+	case err != nil:
+		verdict(batch, db.classify(err))
+	case slices.ContainsFunc(lasts, func(st *Statement) bool { return st.Err != nil }):
+		verdict(batch, errRunAlone) // Commit rolled the batch back
+	default:
+		verdict(batch, nil)
+	}
+}
+
+// ready tells the members of a batch that their first statements ran, or
+// the batch's error.
+func ready(batch []*member, err error) {
+	for _, m := range batch {
+		m.ready <- err
+	}
+}
+
+// verdict tells the members of a batch its outcome.
+func verdict(batch []*member, err error) {
+	for _, m := range batch {
+		m.verdict <- err
+	}
+}
+
+// lastStatements returns the statements that the members held back for the
+// COMMIT, in their order, and whether the batch must end instead: when a
+// member's first statement names the table of a held-back statement of a
+// member before it, which runs after it.
+func lastStatements(batch []*member) (lasts []*Statement, abort bool) {
+	var tables []string // written by the held-back statements so far
+	for _, m := range batch {
+		for _, table := range tables {
+			if strings.Contains(m.first.Query, table) {
+				return nil, true
+			}
+		}
+		if m.last != nil {
+			lasts = append(lasts, m.last)
+			if k := kindOf(m.last.Query); !slices.Contains(tables, k.table) {
+				tables = append(tables, k.table)
+			}
+		}
+	}
+	return lasts, false
+}
