@@ -280,9 +280,9 @@ var Dialect = sqlstore.Dialect{
 	LoadDone: "VACUUM (ANALYZE)",
 }
 
-// begin sends BEGIN, with the options, and the reading of the reference
-// generation as one query of the simple protocol: PostgreSQL runs them in
-// turn, the reading inside the transaction, which stays open after the
+// begin sends BEGIN, with the options, and the reading of the version and
+// the reference generation (versionQuery) as one query of the simple
+// protocol: PostgreSQL runs them in turn, the reading inside the transaction, which stays open after the
 // query (one BEGIN in a query of several statements opens a transaction
 // block that outlives it). With a first statement, the three go in one
 // pipeline of the extended protocol instead (see run). On an error the
@@ -290,21 +290,21 @@ var Dialect = sqlstore.Dialect{
 // pgx's database/sql driver drops a connection that comes back to the pool
 // in a transaction. The first statement's own error leaves the
 // transaction open, failed, for the caller to roll back.
-func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*sqlstore.Statement) (int64, error) {
+func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*sqlstore.Statement) (sqlstore.Reading, error) {
+	var r sqlstore.Reading
 	begin, err := beginStatement(opts)
 	if err != nil {
-		return 0, err
+		return r, err
 	}
-	var gen int64
 	err = conn.Raw(func(driverConn any) error {
 		c := driverConn.(*stdlib.Conn).Conn()
 		if len(first) > 0 {
-			statements := append([]*sqlstore.Statement{{Query: begin}, {Query: sqlstore.GenerationQuery}}, first...)
+			statements := append([]*sqlstore.Statement{{Query: begin}, {Query: versionQuery}}, first...)
 			return run(ctx, c, func(br pgx.BatchResults) error {
 				if _, err := br.Exec(); err != nil {
 					return err
 				}
-				if err := br.QueryRow().Scan(&gen); err != nil {
+				if err := br.QueryRow().Scan(&r.Version, &r.Generation); err != nil {
 					return fmt.Errorf("postgres: the reference generation: %w", err)
 				}
 				for _, st := range first {
@@ -313,17 +313,18 @@ func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*sq
 				return nil
 			}, statements...)
 		}
-		results, err := c.PgConn().Exec(ctx, begin+"; "+sqlstore.GenerationQuery).ReadAll()
+		results, err := c.PgConn().Exec(ctx, begin+"; "+versionQuery).ReadAll()
 		if err != nil {
 			return err
 		}
-		if len(results) != 2 || len(results[1].Rows) != 1 || len(results[1].Rows[0]) != 1 {
+		if len(results) != 2 || len(results[1].Rows) != 1 || len(results[1].Rows[0]) != 2 {
 			return errors.New("postgres: the reference generation: no row")
 		}
-		gen, err = strconv.ParseInt(string(results[1].Rows[0][0]), 10, 64)
+		r.Version = string(results[1].Rows[0][0])
+		r.Generation, err = strconv.ParseInt(string(results[1].Rows[0][1]), 10, 64)
 		return err
 	})
-	return gen, err
+	return r, err
 }
 
 // run sends the statements in one pipeline, a batch of pgx, whose
@@ -429,13 +430,15 @@ func commitTag(tag pgconn.CommandTag) error {
 	return nil
 }
 
-// versionQuery reads the current snapshot: the transactions in progress and
-// the next transaction id. A commit either ends a transaction that was in
-// progress or one that took an id since, so an unchanged snapshot means that
-// nothing committed since the last reading. It also changes when a writing
-// transaction begins or rolls back: caches then recompute for nothing, which
-// costs time, never correctness. Reading it costs no table access.
-const versionQuery = `SELECT pg_current_snapshot()::text`
+// versionQuery reads the current snapshot, the version: the transactions in
+// progress and the next transaction id. A commit either ends a transaction
+// that was in progress or one that took an id since, so an unchanged snapshot
+// means that nothing committed since the last reading. It also changes when a
+// writing transaction begins or rolls back: caches then recompute for
+// nothing, which costs time, never correctness. With it, in the same
+// snapshot, the reference generation, which lazy Views and writes need
+// too: one round trip for both.
+const versionQuery = `SELECT pg_current_snapshot()::text, n FROM generation`
 
 // ReadWindow is the store's sqlstore.Dialect.ReadWindow: a reading of the
 // version serves the requests that ask within a millisecond after its query

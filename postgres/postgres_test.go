@@ -860,16 +860,21 @@ func TestBeginAndCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gen, err := postgres.Dialect.Begin(ctx, conn, tt.opts)
+		r, err := postgres.Dialect.Begin(ctx, conn, tt.opts)
 		if err != nil {
 			t.Fatalf("%+v: %v", tt.opts, err)
 		}
-		if gen != want {
-			t.Errorf("%+v: generation %d, want %d", tt.opts, gen, want)
+		if r.Generation != want {
+			t.Errorf("%+v: generation %d, want %d", tt.opts, r.Generation, want)
 		}
-		var isolation, readOnly string
-		if err := conn.QueryRowContext(ctx, `SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only')`).Scan(&isolation, &readOnly); err != nil {
+		var isolation, readOnly, snapshot string
+		if err := conn.QueryRowContext(ctx, `SELECT current_setting('transaction_isolation'), current_setting('transaction_read_only'), pg_current_snapshot()::text`).Scan(&isolation, &readOnly, &snapshot); err != nil {
 			t.Fatal(err)
+		}
+		// The version is the transaction's snapshot, where it keeps one
+		// (other tests' transactions move the server's meanwhile).
+		if r.Version == "" || tt.opts.Isolation > sql.LevelReadCommitted && r.Version != snapshot {
+			t.Errorf("%+v: version %q, want the transaction's snapshot %q", tt.opts, r.Version, snapshot)
 		}
 		if isolation != tt.isolation || readOnly != tt.readOnly {
 			t.Errorf("%+v: isolation %q, read only %q; want %q, %q", tt.opts, isolation, readOnly, tt.isolation, tt.readOnly)
@@ -922,9 +927,9 @@ func TestBeginAndCommit(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		gen, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, first)
-		if err != nil || gen != want {
-			t.Fatalf("Begin with %q: generation %d, %v; want %d", first.Query, gen, err, want)
+		r, err := postgres.Dialect.Begin(ctx, conn, sql.TxOptions{Isolation: sql.LevelSerializable}, first)
+		if err != nil || r.Generation != want || r.Version == "" {
+			t.Fatalf("Begin with %q: %+v, %v; want generation %d and a version", first.Query, r, err, want)
 		}
 		return conn
 	}

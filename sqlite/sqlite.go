@@ -152,8 +152,8 @@ func mustSub(f fs.FS, dir string) fs.FS {
 var Dialect = sqlstore.Dialect{
 	Name:         "sqlite",
 	Placeholders: func(q string) string { return q },
-	// Unused: Open sets a versioner that reads data_version on its own connection.
-	VersionQuery:          "PRAGMA data_version",
+	// No VersionQuery: Open sets a versioner that reads data_version on
+	// its own connection.
 	IsUniqueViolation:     hasCode(sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY),
 	IsForeignKeyViolation: hasCode(sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY),
 	IsRetryable:           hasCode(sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED),

@@ -22,8 +22,10 @@ type Dialect struct {
 	Name string
 	// Placeholders rewrites the '?' placeholders of a query, e.g. to $1, $2.
 	Placeholders func(query string) string
-	// VersionQuery returns a value that changes whenever a transaction
-	// commits anywhere in the database, read with Store.Version.
+	// VersionQuery reads, in one row, a value that changes whenever a
+	// transaction commits anywhere in the database (Store.Version), and the
+	// reference generation: a Reading. Empty where the store's opener sets
+	// how the version is read (SetVersion).
 	VersionQuery string
 	// ReadWindow lets one reading of the version, or of the reference
 	// generation, serve every request that asks within this time after its
@@ -56,10 +58,12 @@ type Dialect struct {
 	// its row (sql.Result.LastInsertId): cheaper than RETURNING it.
 	LastInsertID bool
 	// Begin, where set, begins a transaction of the options opts on conn
-	// and reads the reference generation in it, in one round trip where
-	// the driver sends both statements at once; Commit then commits it.
-	// Without them, a transaction begins with its own round trip (database/
-	// sql's BeginTx), and reads the generation with another.
+	// and reads in it what VersionQuery reads, in one round trip where the
+	// driver sends both statements at once; Commit then commits it. What
+	// it read serves as a reading of the version and of the generation
+	// begun when Begin was called. Without them, a transaction begins with
+	// its own round trip (database/sql's BeginTx), and reads the generation
+	// with another.
 	//
 	// first are the transaction's first statements, which Begin sends in
 	// the same round trip, after the reading, in their order, and last
@@ -70,7 +74,7 @@ type Dialect struct {
 	// too. Where a last statement fails, Commit rolls the transaction back
 	// instead; err is the error of the BEGIN, of the reading or of the
 	// COMMIT.
-	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*Statement) (generation int64, err error)
+	Begin  func(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*Statement) (Reading, error)
 	Commit func(ctx context.Context, conn *sql.Conn, last ...*Statement) error
 
 	// BatchWrites runs concurrent write transactions in batches that share
@@ -92,6 +96,12 @@ type Dialect struct {
 	// LoadDone, followed by the names of the tables it filled, runs once a
 	// bulk load has loaded everything, e.g. to gather statistics.
 	LoadDone string
+}
+
+// Reading is what a Dialect's VersionQuery reads.
+type Reading struct {
+	Version    string
+	Generation int64
 }
 
 // Statement is a query with its arguments, in the dialect's placeholders,
@@ -122,8 +132,11 @@ type DB struct {
 	batch       *batcher  // nil unless the dialect batches writes
 	pipe        *pipeline // nil unless the dialect pipelines writes
 	refs        *refs     // the reference cache
-	versions    sharedReads[string]
-	generations sharedReads[int64] // the reference generation, for lazy Views
+	// readings are the readings of VersionQuery, which lazy Views and
+	// writes take the reference generation from too; generations are
+	// those of the generation alone, where SetVersion reads the version.
+	readings    sharedReads[Reading]
+	generations sharedReads[int64]
 	// genAt is the generation last read and the version before it, where
 	// the version is cheap (SetVersion): see generation.
 	genAt atVersion[int64]
@@ -145,11 +158,11 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if d.PipelineWrites > 0 && d.Begin != nil {
 		db.pipe = newPipeline(db, d.PipelineWrites)
 	}
-	db.versions.window = d.ReadWindow
+	db.readings.window = d.ReadWindow
 	db.generations.window = d.ReadWindow
-	db.versions.query = func(ctx context.Context) (v string, err error) {
-		err = db.readRow(ctx, d.VersionQuery).Scan(&v)
-		return v, err
+	db.readings.query = func(ctx context.Context) (r Reading, err error) {
+		err = db.readRow(ctx, d.VersionQuery).Scan(&r.Version, &r.Generation)
+		return r, err
 	}
 	db.generations.query = func(ctx context.Context) (n int64, err error) {
 		err = db.readRow(ctx, GenerationQuery).Scan(&n)
@@ -186,8 +199,8 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 		v, err := db.version(ctx)
 		return v, db.wrap(err)
 	}
-	v, err := db.versions.get(ctx)
-	return v, db.wrap(err)
+	r, err := db.readings.get(ctx)
+	return r.Version, db.wrap(err)
 }
 
 // Close closes the database handles.
@@ -393,7 +406,7 @@ func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx,
 	if first != nil {
 		firsts = append(firsts, first)
 	}
-	gen, err := db.dialect.Begin(ctx, conn, opts, firsts...)
+	gen, err := db.begin(ctx, conn, opts, firsts...)
 	if err != nil {
 		// A connection left in a transaction that failed to begin is
 		// not reused: the driver drops it when it goes back to the pool.
@@ -402,6 +415,20 @@ func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx,
 	}
 	t.tx = &connTx{ctx: ctx, Conn: conn, commit: db.dialect.Commit}
 	return gen, nil
+}
+
+// begin begins a transaction on conn with the dialect's Begin, and returns
+// the generation it read. What it read serves the requests that ask for the
+// version or the generation within the read window, as a shared reading
+// would: one begun when Begin was called.
+func (db *DB) begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*Statement) (int64, error) {
+	begun := time.Now()
+	r, err := db.dialect.Begin(ctx, conn, opts, first...)
+	if err != nil {
+		return -1, err
+	}
+	db.readings.offer(r, begun)
+	return r.Generation, nil
 }
 
 // txConn is what a transaction runs its statements on: a *sql.Tx, or a

@@ -202,7 +202,7 @@ func (p *pipeline) run(batch []*member) {
 	for n, m := range batch {
 		firsts[n] = m.first
 	}
-	gen, err := db.dialect.Begin(ctx, conn, db.dialect.WriteTx, firsts...)
+	gen, err := db.begin(ctx, conn, db.dialect.WriteTx, firsts...)
 	if err != nil {
 		// A connection left in a transaction is dropped, not reused.
 		conn.Close()

@@ -147,7 +147,8 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 // meanwhile: then no query runs.
 func (db *DB) generation(ctx context.Context) (int64, error) {
 	if db.version == nil {
-		return db.generations.get(ctx)
+		r, err := db.readings.get(ctx)
+		return r.Generation, err
 	}
 	v, err := db.Version(ctx)
 	if err != nil {

@@ -111,6 +111,16 @@ func (v *sharedReads[T]) work(r *sharedRead[T]) {
 	}
 }
 
+// offer takes a value read by a query begun at begun, outside the shared
+// reads, as their last one when it began after it.
+func (v *sharedReads[T]) offer(value T, begun time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.last == nil || begun.After(v.last.begun) {
+		v.last = &sharedRead[T]{begun: begun, value: value}
+	}
+}
+
 // run runs the query of r, then those that were asked for meanwhile.
 func (v *sharedReads[T]) run(r *sharedRead[T]) {
 	for r != nil {

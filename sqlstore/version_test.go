@@ -139,6 +139,31 @@ func TestVersionReadsWithinWindow(t *testing.T) {
 	}
 }
 
+// TestVersionReadsTakeOffers checks that a value read outside the shared
+// reads (by a transaction's BEGIN) serves the requests that ask within the
+// window after it began, without a query, and no others; and that an offer
+// older than the last reading does not replace it.
+func TestVersionReadsTakeOffers(t *testing.T) {
+	const window = 50 * time.Millisecond
+	var queries atomic.Int64
+	v := &sharedReads[string]{window: window, query: func(ctx context.Context) (string, error) {
+		return "query " + strconv.FormatInt(queries.Add(1), 10), nil
+	}}
+	v.offer("offered", time.Now())
+	if got, _ := v.get(t.Context()); got != "offered" || queries.Load() != 0 {
+		t.Fatalf("right after an offer: %q, %d queries; want the offer", got, queries.Load())
+	}
+	v.offer("too old", time.Now().Add(-2*window))
+	if got, _ := v.get(t.Context()); got != "offered" {
+		t.Fatalf("after an older offer: %q, want the newer offer", got)
+	}
+	v.offer("old", time.Now().Add(-2*window))
+	time.Sleep(window + time.Millisecond)
+	if got, _ := v.get(t.Context()); got != "query 1" {
+		t.Fatalf("a window after the offer: %q, want a query's", got)
+	}
+}
+
 // TestVersionReadsShareAGoroutine checks that the queries of readings that
 // follow each other run on one goroutine, which ends once it has waited
 // workerIdle for another, and that a reading after that still gets its
