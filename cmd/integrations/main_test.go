@@ -707,6 +707,36 @@ func TestSetMemoryLimit(t *testing.T) {
 	}
 }
 
+func TestSetGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100)) // as it was
+	tests := []struct {
+		percent int
+		env     string
+		want    int // the runtime's percent afterwards; -2: unchanged
+	}{
+		{0, "", defaultGCPercent},
+		{150, "", 150},
+		{-1, "", -1},
+		{-5, "", -1},
+		{0, "50", -2}, // GOGC rules
+		{200, "50", 200},
+	}
+	for _, tt := range tests {
+		t.Setenv("GOGC", tt.env)
+		const before = 123
+		debug.SetGCPercent(before)
+		setGCPercent(tt.percent)
+		got := debug.SetGCPercent(before)
+		want := tt.want
+		if want == -2 {
+			want = before
+		}
+		if got != want {
+			t.Errorf("setGCPercent(%d) with GOGC=%q: percent %d, want %d", tt.percent, tt.env, got, want)
+		}
+	}
+}
+
 // TestServeLogsEachRequest checks the line that serve writes for each
 // request: JSON, with the request's method, route, status, duration, size
 // and id (the one sent back as X-Request-Id); and none below the info level.
