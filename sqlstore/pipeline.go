@@ -210,12 +210,10 @@ func (p *pipeline) run(batch []*member) {
 		return
 	}
 	shared := &connTx{ctx: ctx, Conn: conn, commit: db.dialect.Commit}
-	for _, m := range batch {
-		if m.t.genRead && m.t.gen != gen || m.first.Err != nil && len(batch) > 1 {
-			shared.Rollback()
-			ready(batch, errRunAlone)
-			return
-		}
+	if err := p.firstOutcome(batch, gen); err != nil {
+		shared.Rollback()
+		ready(batch, err)
+		return
 	}
 	if len(batch) == 1 {
 		// Alone, the transaction goes on as one of its own would, with
@@ -256,6 +254,25 @@ func (p *pipeline) run(batch []*member) {
 	default:
 		verdict(batch, nil)
 	}
+}
+
+// firstOutcome returns why a batch cannot go on once its first statements
+// ran, if it cannot: one of them ran into a concurrent transaction, and all
+// run again (Update's retries: the batch was no more than a transaction
+// that met another), or a member must run again alone, since its cached
+// lookups are of another generation or its statement failed. A member
+// alone in its batch takes its statement's outcome as it is.
+func (p *pipeline) firstOutcome(batch []*member, gen int64) error {
+	var err error
+	for _, m := range batch {
+		switch {
+		case len(batch) > 1 && m.first.Err != nil && p.db.dialect.IsRetryable(m.first.Err):
+			return &retryable{m.first.Err}
+		case len(batch) > 1 && m.first.Err != nil, m.t.genRead && m.t.gen != gen:
+			err = errRunAlone
+		}
+	}
+	return err
 }
 
 // ready tells the members of a batch that their first statements ran, or
