@@ -453,7 +453,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	if cfg.runs("enable-disable-pair") && strings.HasPrefix(store, "postgres") {
 		pair := &res.Operations[len(res.Operations)-1]
 		fmt.Fprintf(cfg.Log, "load: %s on PostgreSQL alone, without the server...\n", pair.Name)
-		ceiling, cpu, err := measureCeiling(ctx, dbURL, w, w.pairSlots(cfg.Connections), warmup, cfg.Duration, dbCPU)
+		ceiling, cpu, err := measureCeiling(ctx, dbURL, w, w.pairSlots(cfg.Connections), cfg.Connections, warmup, cfg.Duration, dbCPU)
 		ceilingCPU = cpu
 		if err != nil {
 			return nil, fmt.Errorf("the ceiling of the pairs on PostgreSQL: %w", err)

@@ -12,31 +12,41 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"integrations"
+	"integrations/postgres"
 	"integrations/sqlstore"
 )
 
 // The ceiling of the writes on PostgreSQL. Without the server, the same
 // enable-then-disable pairs are sent to PostgreSQL as the transactions that
 // the server runs for them, statement for statement and round trip for
-// round trip (the BEGIN with the reading of the reference generation and
-// the space installation's insert or delete; the event with its attempt
-// and the COMMIT), on the seeded database, from as many
-// connections as the server has (its --db-max-conns default). What
-// PostgreSQL does then on this machine is the most the server's pairs could
-// reach with this design: the pair's ratio is its rate over this one.
+// round trip, on the seeded database: as many callers as the load has
+// connections hand their steps (an enable or a disable) to two lanes, as
+// the server's requests join the batches of its pipeline
+// (sqlstore/pipeline.go), and each lane sends the steps waiting for it as
+// one transaction: the BEGIN with the reading of the version and the
+// reference generation and each step's space installation insert or delete
+// in one round trip, then each step's event with its attempt and the
+// COMMIT in another. What PostgreSQL does then on this machine is the most
+// the server's pairs could reach with this design: the pair's ratio is its
+// rate over this one.
 
-// ceilingConnections is the server's pool: postgres.DefaultMaxConns.
-const ceilingConnections = 10
+// ceilingStep is one enable or disable, waiting for its batch.
+type ceilingStep struct {
+	first, last *sqlstore.Statement
+	done        chan error
+}
 
 // measureCeiling runs the pairs of slots on the database for duration,
-// after warmup, and returns their figures and the CPU seconds of the
-// database's backends meanwhile (the figures' CPU per step is theirs).
-func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, warmup, duration time.Duration, dbCPU func() float64) (figures, float64, error) {
+// after warmup, from callers at once, and returns their figures and the
+// CPU seconds of the database's backends meanwhile (the figures' CPU per
+// step is theirs).
+func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, callers int, warmup, duration time.Duration, dbCPU func() float64) (figures, float64, error) {
+	lanes := postgres.Dialect.PipelineWrites
 	cfg, err := pgxpool.ParseConfig(dbURL)
 	if err != nil {
 		return figures{}, 0, err
 	}
-	cfg.MaxConns = ceilingConnections
+	cfg.MaxConns = int32(lanes)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return figures{}, 0, err
@@ -48,6 +58,17 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 		org[d.Installations[i].ID] = d.Installations[i].OrganizationID
 	}
 
+	steps := make(chan *ceilingStep)
+	stop := make(chan struct{})
+	var lanesDone sync.WaitGroup
+	for range lanes {
+		lanesDone.Go(func() { ceilingLane(ctx, pool, steps, stop, callers) })
+	}
+	defer func() {
+		close(stop)
+		lanesDone.Wait()
+	}()
+
 	var mu sync.Mutex
 	var s sample
 	start := time.Now()
@@ -55,17 +76,15 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 	end := measured.Add(duration)
 	cpu := dbCPU()
 	var wg sync.WaitGroup
-	for worker := range ceilingConnections {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for caller := range callers {
+		wg.Go(func() {
 			var lat []time.Duration
 			errs, done := 0, 0
 			first := ""
-			// Each worker its own slots, as the load's connections (with
-			// fewer slots than workers, workers share them).
+			// Each caller its own slots, as the load's connections (with
+			// fewer slots than callers, callers share them).
 			var mine []slot
-			for k := worker % len(slots); k < len(slots); k += ceilingConnections {
+			for k := caller % len(slots); k < len(slots); k += callers {
 				mine = append(mine, slots[k])
 			}
 			for n := 0; ; n++ {
@@ -76,7 +95,7 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 				if !t.Before(end) || ctx.Err() != nil {
 					break
 				}
-				err := ceilingPair(ctx, pool, in.IntegrationID, in.ID, space, org[in.ID])
+				err := ceilingPair(ctx, steps, in.IntegrationID, in.ID, space, org[in.ID])
 				now := time.Now()
 				done++
 				if t.Before(measured) || now.After(end) {
@@ -94,7 +113,7 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 			mu.Lock()
 			s.add(sample{lat: lat, errors: errs, firstError: first, done: done})
 			mu.Unlock()
-		}()
+		})
 	}
 	wg.Wait()
 	s.window = duration
@@ -103,9 +122,9 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, w
 }
 
 // ceilingPair enables and disables an installation on a space, as two
-// serializable transactions, run again on a serialization failure as the
-// server does.
-func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, installationID, spaceID, orgID string) error {
+// steps that each wait for their batch to commit, run again on a
+// serialization failure as the server does.
+func ceilingPair(ctx context.Context, steps chan<- *ceilingStep, integrationID, installationID, spaceID, orgID string) error {
 	now := time.Now().UnixMicro()
 	for _, change := range []struct {
 		query, event string
@@ -116,12 +135,78 @@ func ceilingPair(ctx context.Context, pool *pgxpool.Pool, integrationID, install
 		{`DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
 			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, integrations.EventSpaceInstallationDeleted, []any{installationID, spaceID}},
 	} {
-		query, args := ceilingEvent(integrationID, installationID, spaceID, orgID, change.event)
-		if err := serializable(ctx, pool, &sqlstore.Statement{Query: change.query, Args: change.args}, &sqlstore.Statement{Query: query, Args: args}); err != nil {
+		var err error
+		for range 50 {
+			query, args := ceilingEvent(integrationID, installationID, spaceID, orgID, change.event)
+			step := &ceilingStep{first: &sqlstore.Statement{Query: change.query, Args: change.args},
+				last: &sqlstore.Statement{Query: query, Args: args}, done: make(chan error, 1)}
+			select {
+			case steps <- step:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if err = <-step.done; !isSerializationFailure(err) {
+				break
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// ceilingLane sends the steps waiting when it is free as one serializable
+// transaction of two round trips, as a lane of the server's pipeline does,
+// until stop.
+func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingStep, stop <-chan struct{}, most int) {
+	pipeline := func(conn *pgx.Conn, statements ...*sqlstore.Statement) error {
+		var b pgx.Batch
+		for _, st := range statements {
+			b.Queue(st.Query, st.Args...)
+		}
+		return conn.SendBatch(ctx, &b).Close()
+	}
+	for {
+		var batch []*ceilingStep
+		select {
+		case st := <-steps:
+			batch = append(batch, st)
+		case <-stop:
+			return
+		}
+	more:
+		for len(batch) < most {
+			select {
+			case st := <-steps:
+				batch = append(batch, st)
+			default:
+				break more
+			}
+		}
+		err := pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
+			conn := c.Conn()
+			round := []*sqlstore.Statement{{Query: "BEGIN ISOLATION LEVEL SERIALIZABLE"}, {Query: postgres.Dialect.VersionQuery}}
+			for _, st := range batch {
+				round = append(round, st.first)
+			}
+			err := pipeline(conn, round...)
+			if err == nil {
+				round = round[:0]
+				for _, st := range batch {
+					round = append(round, st.last)
+				}
+				err = pipeline(conn, append(round, &sqlstore.Statement{Query: "COMMIT"})...)
+			}
+			if err != nil && conn.PgConn().TxStatus() != 'I' {
+				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
+			}
+			return err
+		})
+		for _, st := range batch {
+			st.done <- err
+		}
+	}
 }
 
 // ceilingEvent returns the statement of the event of a change, failed at
@@ -135,39 +220,6 @@ func ceilingEvent(integrationID, installationID, spaceID, orgID, typ string) (st
 			first_attempt_at, first_attempt_error)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8, $8, 'not delivered: no URL') RETURNING seq`,
 		[]any{id, integrationID, installationID, spaceID, orgID, typ, payload, now}
-}
-
-// serializable runs a serializable transaction of two statements, again
-// (up to 50 times) when PostgreSQL reports a serialization failure. As the
-// server does, it sends the transaction's BEGIN, its reading of the
-// reference generation and its first statement in one pipeline, then its
-// last statement and the COMMIT in another: two round trips.
-func serializable(ctx context.Context, pool *pgxpool.Pool, first, last *sqlstore.Statement) error {
-	pipeline := func(conn *pgx.Conn, statements ...*sqlstore.Statement) error {
-		var b pgx.Batch
-		for _, st := range statements {
-			b.Queue(st.Query, st.Args...)
-		}
-		return conn.SendBatch(ctx, &b).Close()
-	}
-	var err error
-	for range 50 {
-		err = pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
-			conn := c.Conn()
-			err := pipeline(conn, &sqlstore.Statement{Query: "BEGIN ISOLATION LEVEL SERIALIZABLE"}, &sqlstore.Statement{Query: sqlstore.GenerationQuery}, first)
-			if err == nil {
-				err = pipeline(conn, last, &sqlstore.Statement{Query: "COMMIT"})
-			}
-			if err != nil && conn.PgConn().TxStatus() != 'I' {
-				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
-			}
-			return err
-		})
-		if !isSerializationFailure(err) {
-			return err
-		}
-	}
-	return err
 }
 
 func isSerializationFailure(err error) bool {
