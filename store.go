@@ -29,6 +29,14 @@ type Store interface {
 	// in any process that shares the database: what is computed after reading
 	// a version stays valid as long as the version does not change.
 	Version(ctx context.Context) (string, error)
+	// Generation returns a number that changes whenever a row changes
+	// in the tables that identify callers and what they reach (tokens
+	// but for their creation, users, members, organizations, spaces,
+	// integrations, installations, delivery settings), in any process
+	// that shares the database: what is computed from those alone after
+	// reading it stays valid as long as it does not change, while other
+	// writes (space installations, events) come and go.
+	Generation(ctx context.Context) (int64, error)
 	Close() error
 }
 

@@ -13,12 +13,14 @@ import (
 	"integrations"
 )
 
-// The server keeps the answers to GET requests, and the callers of tokens,
-// for as long as the store's version (integrations.Store.Version) does not
-// change: any commit, in this process or another replica, makes them stale.
-// Each request reads the version once, so no answer is ever served from
-// memory after a write that changes it has returned, whichever replica
-// served the write.
+// The server keeps the answers to GET requests for as long as the store's
+// version (integrations.Store.Version) does not change: any commit, in this
+// process or another replica, makes them stale. Each request reads the
+// version once, so no answer is ever served from memory after a write that
+// changes it has returned, whichever replica served the write. It keeps the
+// callers of tokens likewise, for as long as the store's generation
+// (integrations.Store.Generation) does not change: only a change to what
+// identifies callers makes them stale, not the writes that come and go.
 
 // DefaultCacheBytes bounds the memory the cache of answers takes.
 const DefaultCacheBytes = 64 << 20
@@ -51,11 +53,11 @@ func newAnswer(key, version string, body []byte) *answer {
 }
 
 // cachedCaller is the caller of a token, with its ID (Caller.ID), resolved
-// at version.
+// at generation.
 type cachedCaller struct {
-	caller  *integrations.Caller
-	id      string
-	version string
+	caller     *integrations.Caller
+	id         string
+	generation int64
 }
 
 func newCache(maxBytes int64) *cache {
@@ -103,13 +105,13 @@ func (c *cache) remove(el *list.Element) {
 	c.size -= int64(len(a.body) + len(a.key) + 128)
 }
 
-// caller returns the caller of a token hash if it was resolved at version.
-// Only tokens that never expire are kept.
-func (c *cache) caller(hash [sha256.Size]byte, version string) (cachedCaller, bool) {
+// caller returns the caller of a token hash if it was resolved at
+// generation. Only tokens that never expire are kept.
+func (c *cache) caller(hash [sha256.Size]byte, generation int64) (cachedCaller, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cc, ok := c.callers[hash]
-	if !ok || cc.version != version {
+	if !ok || cc.generation != generation {
 		return cachedCaller{}, false
 	}
 	return cc, true

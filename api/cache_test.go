@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 
 	"integrations"
@@ -170,5 +172,48 @@ func TestDeletedUserTokensStopAtOnce(t *testing.T) {
 		a.Expect(200, "GET", "/v1/user", apitest.AdminToken, nil).JSON(t, &admin)
 		a.Expect(409, "DELETE", "/admin/users/"+admin.ID, apitest.AdminToken, nil)
 		a.Expect(400, "DELETE", "/admin/users/a.b", apitest.AdminToken, nil)
+	})
+}
+
+// viewCounter is a store that counts its read transactions.
+type viewCounter struct {
+	integrations.Store
+	views atomic.Int64
+}
+
+func (s *viewCounter) View(ctx context.Context, fn func(integrations.Tx) error) error {
+	s.views.Add(1)
+	return s.Store.View(ctx, fn)
+}
+
+// TestCallersOutliveOtherWrites checks that the server keeps the caller of
+// a token while writes that do not change callers come and go (enabling an
+// integration on a space changes the store's version, not its generation),
+// and resolves it again once one that does has returned.
+func TestCallersOutliveOtherWrites(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		store := &viewCounter{Store: open(t)}
+		e := apitest.New(t, store)
+		e.Seed(world)
+		enable, disable := "/v1/integrations/slack/installations/slack-acme/spaces", "/v1/integrations/slack/installations/slack-acme/spaces/blog"
+		e.Expect(200, "GET", "/v1/spaces/handbook/integrations", "alice-token", nil) // her caller is kept
+		for range 3 {
+			// Neither write reads but to resolve alice's token, and her
+			// caller comes from the cache.
+			before := store.views.Load()
+			e.Expect(201, "POST", enable, "alice-token", map[string]string{"space": "blog"})
+			e.Expect(205, "DELETE", disable, "alice-token", nil)
+			if n := store.views.Load() - before; n != 0 {
+				t.Fatalf("an enable and a disable resolved the token in %d reads, want none", n)
+			}
+		}
+		// A change to one of the tables of the generation, a space's title:
+		// callers are resolved again.
+		e.Expect(200, "PATCH", "/v1/spaces/handbook", "alice-token", map[string]string{"title": "The Handbook"})
+		before := store.views.Load()
+		e.Expect(201, "POST", enable, "alice-token", map[string]string{"space": "blog"})
+		if n := store.views.Load() - before; n != 1 {
+			t.Errorf("after a change to a space, an enable resolved the token in %d reads, want 1", n)
+		}
 	})
 }

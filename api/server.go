@@ -189,7 +189,7 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 			return
 		}
 	}
-	c, id, err := s.authenticate(r, version)
+	c, id, err := s.authenticate(r)
 	if err != nil {
 		// Failed attempts count against the client's address, so that
 		// nobody tries tokens at full speed.
@@ -255,8 +255,9 @@ func (s *Server) forHandler(w http.ResponseWriter, r *http.Request, c *integrati
 }
 
 // authenticate resolves the request's bearer token, from the cache when it
-// was resolved at this version, and returns its caller with the caller's ID.
-func (s *Server) authenticate(r *http.Request, version string) (*integrations.Caller, string, error) {
+// was resolved at the store's generation now, and returns its caller with
+// the caller's ID.
+func (s *Server) authenticate(r *http.Request) (*integrations.Caller, string, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, "", integrations.Errorf(integrations.EUNAUTHORIZED, "Authentication required: send an API token as Authorization: Bearer <token>.")
@@ -273,8 +274,14 @@ func (s *Server) authenticate(r *http.Request, version string) (*integrations.Ca
 		}
 		return c, c.ID(), nil
 	}
+	// The generation read before the caller is resolved labels it: a
+	// change after it makes the label stale, never the caller.
+	gen, err := s.svc.Generation(r.Context())
+	if err != nil {
+		return nil, "", err
+	}
 	hash := sha256.Sum256([]byte(token))
-	if cc, ok := s.cache.caller(hash, version); ok {
+	if cc, ok := s.cache.caller(hash, gen); ok {
 		return cc.caller, cc.id, nil
 	}
 	c, err := s.svc.Authenticate(r.Context(), token)
@@ -284,7 +291,7 @@ func (s *Server) authenticate(r *http.Request, version string) (*integrations.Ca
 	id := c.ID()
 	// Temporary tokens are checked against the store's clock every time.
 	if c.Expires.IsZero() {
-		s.cache.putCaller(hash, cachedCaller{caller: c, id: id, version: version})
+		s.cache.putCaller(hash, cachedCaller{caller: c, id: id, generation: gen})
 	}
 	return c, id, nil
 }

@@ -142,6 +142,11 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*integration
 // stays valid while it does not change.
 func (s *Service) Version(ctx context.Context) (string, error) { return s.store.Version(ctx) }
 
+// Generation returns the store's generation: what was computed from the
+// tables that identify callers after reading it stays valid while it does
+// not change.
+func (s *Service) Generation(ctx context.Context) (int64, error) { return s.store.Generation(ctx) }
+
 // caller returns the caller of ctx; operations are only reached with one.
 func caller(ctx context.Context) *integrations.Caller {
 	if c := integrations.CallerFromContext(ctx); c != nil {

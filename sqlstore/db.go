@@ -203,6 +203,13 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 	return r.Version, db.wrap(err)
 }
 
+// Generation returns the reference generation (see refs.go), as read by a
+// query begun after the call, or within the read window before it.
+func (db *DB) Generation(ctx context.Context) (int64, error) {
+	n, err := db.generation(ctx)
+	return n, db.wrap(err)
+}
+
 // Close closes the database handles.
 func (db *DB) Close() error {
 	if db.batch != nil {
