@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -30,10 +31,12 @@ import (
 // the server's pairs could reach with this design: the pair's ratio is its
 // rate over this one.
 
-// ceilingStep is one enable or disable, waiting for its batch.
+// ceilingStep is one enable or disable, waiting for its batch: its space
+// installation's insert or delete, and the values of its event.
 type ceilingStep struct {
-	first, last *sqlstore.Statement
-	done        chan error
+	first *sqlstore.Statement
+	event []any
+	done  chan error
 }
 
 // measureCeiling runs the pairs of slots on the database for duration,
@@ -137,9 +140,8 @@ func ceilingPair(ctx context.Context, steps chan<- *ceilingStep, integrationID, 
 	} {
 		var err error
 		for range 50 {
-			query, args := ceilingEvent(integrationID, installationID, spaceID, orgID, change.event)
 			step := &ceilingStep{first: &sqlstore.Statement{Query: change.query, Args: change.args},
-				last: &sqlstore.Statement{Query: query, Args: args}, done: make(chan error, 1)}
+				event: ceilingEvent(integrationID, installationID, spaceID, orgID, change.event), done: make(chan error, 1)}
 			select {
 			case steps <- step:
 			case <-ctx.Done():
@@ -158,7 +160,7 @@ func ceilingPair(ctx context.Context, steps chan<- *ceilingStep, integrationID, 
 
 // ceilingLane sends the steps waiting when it is free as one serializable
 // transaction of two round trips, as a lane of the server's pipeline does,
-// until stop.
+// their events in one insert of many rows, until stop.
 func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingStep, stop <-chan struct{}, most int) {
 	pipeline := func(conn *pgx.Conn, statements ...*sqlstore.Statement) error {
 		var b pgx.Batch
@@ -192,11 +194,7 @@ func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingS
 			}
 			err := pipeline(conn, round...)
 			if err == nil {
-				round = round[:0]
-				for _, st := range batch {
-					round = append(round, st.last)
-				}
-				err = pipeline(conn, append(round, &sqlstore.Statement{Query: "COMMIT"})...)
+				err = pipeline(conn, ceilingEvents(batch), &sqlstore.Statement{Query: "COMMIT"})
 			}
 			if err != nil && conn.PgConn().TxStatus() != 'I' {
 				conn.PgConn().Exec(ctx, "ROLLBACK").ReadAll()
@@ -209,17 +207,39 @@ func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingS
 	}
 }
 
-// ceilingEvent returns the statement of the event of a change, failed at
-// once with its one attempt, as the server writes it for an integration
-// with nowhere to send it: the attempt in the event's row.
-func ceilingEvent(integrationID, installationID, spaceID, orgID, typ string) (string, []any) {
+// ceilingEvent returns the values of the event of a change, failed at once
+// with its one attempt, as the server writes it for an integration with
+// nowhere to send it: the attempt in the event's row.
+func ceilingEvent(integrationID, installationID, spaceID, orgID, typ string) []any {
 	id := integrations.NewEventID()
 	now := time.Now().UnixMicro()
 	payload := fmt.Sprintf(`{"eventId":%q,"type":%q,"installationId":%q,"spaceId":%q}`, id, typ, installationID, spaceID)
-	return `INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at,
-			first_attempt_at, first_attempt_error)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'failed', 1, $8, $8, $8, $8, 'not delivered: no URL') RETURNING seq`,
-		[]any{id, integrationID, installationID, spaceID, orgID, typ, payload, now}
+	return []any{id, integrationID, installationID, spaceID, orgID, typ, payload, "failed", 1, now, now, now, now, "not delivered: no URL"}
+}
+
+// ceilingEvents returns the insert of the events of a batch, one row each,
+// as the server merges them (sqlstore/merge.go).
+func ceilingEvents(batch []*ceilingStep) *sqlstore.Statement {
+	var q strings.Builder
+	q.WriteString(`INSERT INTO events (id, integration_id, installation_id, space_id, organization_id, type, payload, status, attempts, next_attempt_at, created_at, updated_at,
+		first_attempt_at, first_attempt_error) VALUES `)
+	var args []any
+	for k, st := range batch {
+		if k > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(")
+		for n := range st.event {
+			if n > 0 {
+				q.WriteString(", ")
+			}
+			args = append(args, st.event[n])
+			fmt.Fprintf(&q, "$%d", len(args))
+		}
+		q.WriteString(")")
+	}
+	q.WriteString(" RETURNING id, seq")
+	return &sqlstore.Statement{Query: q.String(), Args: args}
 }
 
 func isSerializationFailure(err error) bool {

@@ -353,6 +353,26 @@ func run(ctx context.Context, c *pgx.Conn, read func(pgx.BatchResults) error, st
 
 // result reads the outcome of st from br.
 func result(br pgx.BatchResults, st *sqlstore.Statement) {
+	if st.Rows != nil {
+		rows, err := br.Query()
+		n := 0
+		for ; err == nil && rows.Next(); n++ {
+			if n == len(st.Rows) {
+				err = fmt.Errorf("postgres: more than the %d rows expected", len(st.Rows))
+				break
+			}
+			err = rows.Scan(st.Rows[n]...)
+		}
+		rows.Close()
+		switch {
+		case err == nil && rows.Err() != nil:
+			err = rows.Err()
+		case err == nil && n != len(st.Rows):
+			err = fmt.Errorf("postgres: %d rows, want %d", n, len(st.Rows))
+		}
+		st.Affected, st.Err = int64(n), err
+		return
+	}
 	if len(st.Dest) > 0 {
 		st.Err = br.QueryRow().Scan(st.Dest...)
 		st.Affected = 1

@@ -112,8 +112,11 @@ type Statement struct {
 	Args  []any
 	// Dest receives the columns of the statement's one row (an error
 	// that is sql.ErrNoRows when there is none); a statement without Dest
-	// returns no rows.
+	// or Rows returns no rows.
 	Dest []any
+	// Rows receive the columns of each of the rows that the statement
+	// returns, in their order: an error unless it returns as many.
+	Rows [][]any
 
 	// Filled in once the statement ran: the rows it affected, and its
 	// error.

@@ -82,7 +82,7 @@ type member struct {
 	// reports to the batch's ended; verdict is then the batch's outcome.
 	broken  bool // the member asked for a second statement
 	abort   bool
-	last    *Statement
+	last    *heldBack
 	ended   chan<- *member
 	verdict chan error
 }
@@ -144,8 +144,8 @@ func (t *tx) join(first *Statement) error {
 func (m *member) end(err error) error {
 	t := m.t
 	m.abort = m.broken || err != nil || t.heldErr != nil || t.wrote
-	if h := t.last; h != nil && !m.abort {
-		m.last = &Statement{Query: t.db.dialect.Placeholders(h.query), Args: h.args, Dest: h.dest}
+	if !m.abort {
+		m.last = t.last
 	}
 	m.ended <- m
 	if err := <-m.verdict; err != nil {
@@ -235,16 +235,18 @@ func (p *pipeline) run(batch []*member) {
 		m := <-ended
 		abort = abort || m.abort
 	}
-	var lasts []*Statement
+	var held []*heldBack
 	if !abort {
-		lasts, abort = lastStatements(batch)
+		held, abort = lastStatements(batch)
 	}
 	if abort {
 		shared.Rollback()
 		verdict(batch, errRunAlone)
 		return
 	}
-	// The second: the held-back statements and the COMMIT.
+	// The second: the held-back statements, those of one shape merged,
+	// and the COMMIT.
+	lasts, check := db.mergeInserts(held)
 	err = shared.commitWith(lasts...)
 	switch {
 	case err != nil:
@@ -252,7 +254,7 @@ func (p *pipeline) run(batch []*member) {
 	case slices.ContainsFunc(lasts, func(st *Statement) bool { return st.Err != nil }):
 		verdict(batch, errRunAlone) // Commit rolled the batch back
 	default:
-		verdict(batch, nil)
+		verdict(batch, check())
 	}
 }
 
@@ -294,7 +296,7 @@ func verdict(batch []*member, err error) {
 // COMMIT, in their order, and whether the batch must end instead: when a
 // member's first statement names the table of a held-back statement of a
 // member before it, which runs after it.
-func lastStatements(batch []*member) (lasts []*Statement, abort bool) {
+func lastStatements(batch []*member) (lasts []*heldBack, abort bool) {
 	var tables []string // written by the held-back statements so far
 	for _, m := range batch {
 		for _, table := range tables {
@@ -304,7 +306,7 @@ func lastStatements(batch []*member) (lasts []*Statement, abort bool) {
 		}
 		if m.last != nil {
 			lasts = append(lasts, m.last)
-			if k := kindOf(m.last.Query); !slices.Contains(tables, k.table) {
+			if k := kindOf(m.last.query); !slices.Contains(tables, k.table) {
 				tables = append(tables, k.table)
 			}
 		}

@@ -1,6 +1,9 @@
 package sqlstore
 
 import (
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -10,10 +13,10 @@ import (
 // names one of their tables.
 func TestLastStatements(t *testing.T) {
 	const (
-		insertEvent = `INSERT INTO events (id, payload) VALUES ($1, $2) RETURNING seq`
-		enable      = `INSERT INTO space_installations (installation_id, space_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`
-		retry       = `UPDATE events SET status = 'pending' WHERE id = $1`
-		fromEvents  = `DELETE FROM space_installations WHERE space_id IN (SELECT space_id FROM events WHERE id = $1)`
+		insertEvent = `INSERT INTO events (id, payload) VALUES (?, ?) RETURNING seq`
+		enable      = `INSERT INTO space_installations (installation_id, space_id) VALUES (?, ?) ON CONFLICT DO NOTHING`
+		retry       = `UPDATE events SET status = 'pending' WHERE id = ?`
+		fromEvents  = `DELETE FROM space_installations WHERE space_id IN (SELECT space_id FROM events WHERE id = ?)`
 	)
 	type m struct{ first, last string }
 	for _, tt := range []struct {
@@ -31,11 +34,11 @@ func TestLastStatements(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var batch []*member
-			var want []*Statement
+			var want []*heldBack
 			for _, mm := range tt.members {
 				b := &member{first: &Statement{Query: mm.first}}
 				if mm.last != "" {
-					b.last = &Statement{Query: mm.last}
+					b.last = &heldBack{query: mm.last}
 					want = append(want, b.last)
 				}
 				batch = append(batch, b)
@@ -53,6 +56,77 @@ func TestLastStatements(t *testing.T) {
 			for n := range lasts {
 				if lasts[n] != want[n] {
 					t.Errorf("last statement %d is not the member's", n)
+				}
+			}
+		})
+	}
+}
+
+// TestMergeInserts checks which held-back statements merge: runs of two or
+// more single-row inserts of one query that returns something, whose first
+// values are distinct strings; and that each row comes back to its own.
+func TestMergeInserts(t *testing.T) {
+	const (
+		event = `INSERT INTO events (id, integration_id, payload)
+		VALUES (?, ?, ?) RETURNING seq`
+		attempt = `INSERT INTO event_attempts (event_id, attempt) VALUES (?, ?)`
+	)
+	db := &DB{dialect: Dialect{Placeholders: func(q string) string { return q }}}
+	held := func(query string, first any) *heldBack {
+		var seq int64
+		return &heldBack{query: query, args: []any{first, "i", "{}"}, dest: []any{&seq}}
+	}
+	for _, tt := range []struct {
+		name string
+		held []*heldBack
+		want []string // the statements' queries, shortened to their rows
+	}{
+		{"one event", []*heldBack{held(event, "e1")}, []string{"1 row"}},
+		{"events", []*heldBack{held(event, "e1"), held(event, "e2"), held(event, "e3")}, []string{"3 rows"}},
+		{"runs apart", []*heldBack{held(event, "e1"), held(event, "e2"), held(attempt, "e2"), held(event, "e3")},
+			[]string{"2 rows", "1 row", "1 row"}},
+		{"a first value twice", []*heldBack{held(event, "e1"), held(event, "e1"), held(event, "e2")}, []string{"1 row", "2 rows"}},
+		{"a first value that is not a string", []*heldBack{held(event, 1), held(event, 2)}, []string{"1 row", "1 row"}},
+		{"nothing returned", []*heldBack{held(attempt, "e1"), held(attempt, "e2")}, []string{"1 row", "1 row"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			statements, check := db.mergeInserts(tt.held)
+			var got []string
+			for _, st := range statements {
+				n := strings.Count(st.Query, "(?, ?")
+				switch {
+				case n == 1 && st.Rows == nil && st.Dest != nil:
+					got = append(got, "1 row")
+				case n == 1 && st.Rows == nil:
+					got = append(got, "1 row")
+				case n > 1 && len(st.Rows) == n && strings.HasSuffix(st.Query, "RETURNING id, seq"):
+					got = append(got, strconv.Itoa(n)+" rows")
+				default:
+					got = append(got, "unexpected: "+st.Query)
+				}
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("statements %q, want %q", got, tt.want)
+			}
+			// The database returns the merged rows in their order: each
+			// gets its own seq, and check agrees.
+			for _, st := range statements {
+				for k, row := range st.Rows {
+					*row[0].(*string) = st.Args[3*k].(string)
+					*row[1].(*int64) = int64(100 + k)
+				}
+			}
+			if err := check(); err != nil {
+				t.Fatal(err)
+			}
+			// Rows out of their order: check says so.
+			for _, st := range statements {
+				if len(st.Rows) > 1 {
+					a, b := st.Rows[0][0].(*string), st.Rows[1][0].(*string)
+					*a, *b = *b, *a
+					if err := check(); err == nil {
+						t.Error("check passed rows that came back out of order")
+					}
 				}
 			}
 		})
