@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"slices"
 	"strings"
@@ -162,9 +163,17 @@ func (m *member) abandon() {
 }
 
 // lane runs batches one after the other: each takes the members waiting to
-// join when the lane is free, so that batches grow with the load.
+// join when the lane is free, so that batches grow with the load. The lane
+// keeps its connection from one batch to the next: the database serves a
+// lane's batches with one process, whose caches stay warm.
 func (p *pipeline) lane() {
 	defer p.lanes.Done()
+	var conn *sql.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	for {
 		var batch []*member
 		select {
@@ -182,19 +191,23 @@ func (p *pipeline) lane() {
 				break more
 			}
 		}
-		p.run(batch)
+		conn = p.run(batch, conn)
 	}
 }
 
-// run runs a batch and answers its members. Its transaction is bound to no
-// member's context: one caller going away must not roll back the others.
-func (p *pipeline) run(batch []*member) {
+// run runs a batch on conn, or on a connection of the pool if conn is nil,
+// and answers its members; it returns the connection for the next batch,
+// nil if it gave it up. Its transaction is bound to no member's context:
+// one caller going away must not roll back the others.
+func (p *pipeline) run(batch []*member, conn *sql.Conn) *sql.Conn {
 	db := p.db
 	ctx := context.Background()
-	conn, err := db.write.Conn(ctx)
-	if err != nil {
-		ready(batch, db.classify(err))
-		return
+	if conn == nil {
+		var err error
+		if conn, err = db.write.Conn(ctx); err != nil {
+			ready(batch, db.classify(err))
+			return nil
+		}
 	}
 	// The first round trip: the BEGIN, the reading of the generation and
 	// the first statements.
@@ -207,22 +220,21 @@ func (p *pipeline) run(batch []*member) {
 		// A connection left in a transaction is dropped, not reused.
 		conn.Close()
 		ready(batch, db.classify(err))
-		return
+		return nil
 	}
-	shared := &connTx{ctx: ctx, Conn: conn, commit: db.dialect.Commit}
 	if err := p.firstOutcome(batch, gen); err != nil {
-		shared.Rollback()
 		ready(batch, err)
-		return
+		return rollback(ctx, conn)
 	}
 	if len(batch) == 1 {
 		// Alone, the transaction goes on as one of its own would, with
-		// the outcome of its first statement, and ends itself.
+		// the outcome of its first statement, on the lane's connection,
+		// and ends itself.
 		t := batch[0].t
 		t.gen, t.genRead = gen, true
 		t.tx = &connTx{ctx: t.ctx, Conn: conn, commit: db.dialect.Commit}
 		ready(batch, nil)
-		return
+		return nil
 	}
 	ended := make(chan *member, len(batch))
 	for _, m := range batch {
@@ -240,22 +252,36 @@ func (p *pipeline) run(batch []*member) {
 		held, abort = lastStatements(batch)
 	}
 	if abort {
-		shared.Rollback()
 		verdict(batch, errRunAlone)
-		return
+		return rollback(ctx, conn)
 	}
 	// The second: the held-back statements, those of one shape merged,
 	// and the COMMIT.
 	lasts, check := db.mergeInserts(held)
-	err = shared.commitWith(lasts...)
+	err = db.dialect.Commit(ctx, conn, lasts...)
 	switch {
 	case err != nil:
+		// Whatever became of it, the connection goes: the driver drops
+		// one that is still in a transaction.
+		conn.Close()
 		verdict(batch, db.classify(err))
+		return nil
 	case slices.ContainsFunc(lasts, func(st *Statement) bool { return st.Err != nil }):
 		verdict(batch, errRunAlone) // Commit rolled the batch back
 	default:
 		verdict(batch, check())
 	}
+	return conn
+}
+
+// rollback rolls back the transaction on conn and returns conn, or nil
+// when it could not: then the connection is dropped.
+func rollback(ctx context.Context, conn *sql.Conn) *sql.Conn {
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		conn.Close()
+		return nil
+	}
+	return conn
 }
 
 // firstOutcome returns why a batch cannot go on once its first statements
