@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Pipelined group commit. Where writers run at the same time but each
@@ -80,11 +81,13 @@ type member struct {
 	ready chan error
 	// Once its function has returned, the member says whether the batch
 	// must end (abort) or else what it held back for the COMMIT (last), and
-	// reports to the batch's ended; verdict is then the batch's outcome.
+	// counts itself out of the batch's running members (left), the last
+	// one telling the batch (ended); verdict is then the batch's outcome.
 	broken  bool // the member asked for a second statement
 	abort   bool
 	last    *heldBack
-	ended   chan<- *member
+	left    *atomic.Int32
+	ended   chan<- struct{}
 	verdict chan error
 }
 
@@ -148,7 +151,7 @@ func (m *member) end(err error) error {
 	if !m.abort {
 		m.last = t.last
 	}
-	m.ended <- m
+	m.out()
 	if err := <-m.verdict; err != nil {
 		return err
 	}
@@ -159,7 +162,15 @@ func (m *member) end(err error) error {
 // abandon ends the member of a function that panicked: the batch rolls back.
 func (m *member) abandon() {
 	m.abort = true
-	m.ended <- m
+	m.out()
+}
+
+// out counts the member out of its batch's running members: the last one
+// tells the batch, once for all of them.
+func (m *member) out() {
+	if m.left.Add(-1) == 0 {
+		m.ended <- struct{}{}
+	}
 }
 
 // lane runs batches one after the other: each takes the members waiting to
@@ -236,17 +247,16 @@ func (p *pipeline) run(batch []*member, conn *sql.Conn) *sql.Conn {
 		ready(batch, nil)
 		return nil
 	}
-	ended := make(chan *member, len(batch))
+	ended := make(chan struct{}, 1)
+	var left atomic.Int32
+	left.Store(int32(len(batch)))
 	for _, m := range batch {
 		m.t.gen, m.t.genRead = gen, true
-		m.ended = ended
+		m.left, m.ended = &left, ended
 	}
 	ready(batch, nil)
-	abort := false
-	for range batch {
-		m := <-ended
-		abort = abort || m.abort
-	}
+	<-ended
+	abort := slices.ContainsFunc(batch, func(m *member) bool { return m.abort })
 	var held []*heldBack
 	if !abort {
 		held, abort = lastStatements(batch)
