@@ -82,13 +82,14 @@ type member struct {
 	// Once its function has returned, the member says whether the batch
 	// must end (abort) or else what it held back for the COMMIT (last), and
 	// counts itself out of the batch's running members (left), the last
-	// one telling the batch (ended); verdict is then the batch's outcome.
+	// one telling the batch (ended); outcome is then the batch's, for all
+	// its members.
 	broken  bool // the member asked for a second statement
 	abort   bool
 	last    *heldBack
 	left    *atomic.Int32
 	ended   chan<- struct{}
-	verdict chan error
+	outcome *outcome
 }
 
 // newPipeline starts lanes goroutines, each running one batch at a time.
@@ -123,7 +124,7 @@ func joins(query string) bool {
 // then on, and so does do. A transaction alone in its batch goes on as one
 // that began on its own: the batch's connection becomes its own.
 func (t *tx) join(first *Statement) error {
-	m := &member{t: t, first: first, ready: make(chan error, 1), verdict: make(chan error, 1)}
+	m := &member{t: t, first: first, ready: make(chan error, 1)}
 	var err error
 	select {
 	case t.pipe.joins <- m:
@@ -152,7 +153,8 @@ func (m *member) end(err error) error {
 		m.last = t.last
 	}
 	m.out()
-	if err := <-m.verdict; err != nil {
+	<-m.outcome.done
+	if err := m.outcome.err; err != nil {
 		return err
 	}
 	t.committed()
@@ -250,9 +252,10 @@ func (p *pipeline) run(batch []*member, conn *sql.Conn) *sql.Conn {
 	ended := make(chan struct{}, 1)
 	var left atomic.Int32
 	left.Store(int32(len(batch)))
+	out := &outcome{done: make(chan struct{})}
 	for _, m := range batch {
 		m.t.gen, m.t.genRead = gen, true
-		m.left, m.ended = &left, ended
+		m.left, m.ended, m.outcome = &left, ended, out
 	}
 	ready(batch, nil)
 	<-ended
@@ -262,7 +265,7 @@ func (p *pipeline) run(batch []*member, conn *sql.Conn) *sql.Conn {
 		held, abort = lastStatements(batch)
 	}
 	if abort {
-		verdict(batch, errRunAlone)
+		out.tell(errRunAlone)
 		return rollback(ctx, conn)
 	}
 	// The second: the held-back statements, those of one shape merged,
@@ -274,12 +277,12 @@ func (p *pipeline) run(batch []*member, conn *sql.Conn) *sql.Conn {
 		// Whatever became of it, the connection goes: the driver drops
 		// one that is still in a transaction.
 		conn.Close()
-		verdict(batch, db.classify(err))
+		out.tell(db.classify(err))
 		return nil
 	case slices.ContainsFunc(lasts, func(st *Statement) bool { return st.Err != nil }):
-		verdict(batch, errRunAlone) // Commit rolled the batch back
+		out.tell(errRunAlone) // Commit rolled the batch back
 	default:
-		verdict(batch, check())
+		out.tell(check())
 	}
 	return conn
 }
@@ -321,11 +324,16 @@ func ready(batch []*member, err error) {
 	}
 }
 
-// verdict tells the members of a batch its outcome.
-func verdict(batch []*member, err error) {
-	for _, m := range batch {
-		m.verdict <- err
-	}
+// outcome is a batch's, which its members wait for.
+type outcome struct {
+	done chan struct{}
+	err  error
+}
+
+// tell gives the members their batch's outcome.
+func (o *outcome) tell(err error) {
+	o.err = err
+	close(o.done)
 }
 
 // lastStatements returns the statements that the members held back for the
