@@ -25,13 +25,17 @@ func (r *roles) installation(name, id string) (Integration, Installation, error)
 	if err != nil {
 		return i, Installation{}, err
 	}
-	notFound := errNotFound("Installation", id)
-	if hidden {
-		notFound = errNotFound("Integration", name)
+	// What a caller who may not see the installation is told, formatted
+	// only when it is.
+	notFound := func() error {
+		if hidden {
+			return errNotFound("Integration", name)
+		}
+		return errNotFound("Installation", id)
 	}
 	if !integrations.ValidID(id) {
 		if hidden {
-			return i, Installation{}, notFound
+			return i, Installation{}, notFound()
 		}
 		return i, Installation{}, integrations.Errorf(integrations.EINVALID, "installationId %q is not a valid id.", id)
 	}
@@ -42,7 +46,7 @@ func (r *roles) installation(name, id string) (Integration, Installation, error)
 		if err := ignoreNotFound(err); err != nil {
 			return i, Installation{}, err
 		}
-		return i, Installation{}, notFound
+		return i, Installation{}, notFound()
 	}
 	c := r.caller
 	role, visible, err := r.of(in.OrganizationID)
@@ -52,7 +56,7 @@ func (r *roles) installation(name, id string) (Integration, Installation, error)
 	case c.IsInstallation() && c.InstallationID != in.ID,
 		(c.IsIntegration() || c.IsInstallation()) && c.IntegrationID != i.ID,
 		c.IsUser() && !visible:
-		return i, Installation{}, notFound
+		return i, Installation{}, notFound()
 	}
 	return i, Installation{in, role}, nil
 }
