@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
 // versioner tells whether the database changed: the API reads it before
@@ -33,6 +34,14 @@ type versioner struct {
 	conn *sql.Conn
 	stmt *sql.Stmt // PRAGMA data_version, prepared on conn
 	gen  int       // a new connection starts a new generation of data_version values
+	// last is the header read last and its value: a header that has not
+	// changed since gives the same value, made once.
+	last atomic.Pointer[headerValue]
+}
+
+type headerValue struct {
+	header [walIndexHeaderSize]byte
+	value  string
 }
 
 func newVersioner(path string, db *sql.DB) *versioner {
@@ -80,10 +89,16 @@ func (v *versioner) header() (string, bool) {
 	if s1 != native.Uint32(h[40:]) || s2 != native.Uint32(h[44:]) {
 		return "", false
 	}
+	if last := v.last.Load(); last != nil && string(last.header[:]) == string(h) {
+		return last.value, true
+	}
 	iChange, mxFrame := native.Uint32(h[8:]), native.Uint32(h[16:])
 	salt1, salt2 := native.Uint32(h[32:]), native.Uint32(h[36:])
-	return "w" + strconv.FormatUint(uint64(iChange), 10) + "." + strconv.FormatUint(uint64(mxFrame), 10) +
-		"." + strconv.FormatUint(uint64(salt1), 16) + "." + strconv.FormatUint(uint64(salt2), 16), true
+	hv := &headerValue{value: "w" + strconv.FormatUint(uint64(iChange), 10) + "." + strconv.FormatUint(uint64(mxFrame), 10) +
+		"." + strconv.FormatUint(uint64(salt1), 16) + "." + strconv.FormatUint(uint64(salt2), 16)}
+	copy(hv.header[:], h)
+	v.last.Store(hv)
+	return hv.value, true
 }
 
 // dataVersion reads PRAGMA data_version on the versioner's own connection.
