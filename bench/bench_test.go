@@ -26,7 +26,7 @@ func TestBenchRuns(t *testing.T) {
 			jsonPath := filepath.Join(t.TempDir(), "results.json")
 			var stdout, stderr bytes.Buffer
 			// Compared with a recorded run of the same store at another scale.
-			recorded := filepath.Join("results", "2026-12-04", map[string]string{"sqlite": "sqlite-default.json", "postgres": "pg-default.json"}[store])
+			recorded := filepath.Join("results", "2026-12-06", map[string]string{"sqlite": "sqlite-default.json", "postgres": "pg-default.json"}[store])
 			args := []string{"--scale", "tiny", "--duration", "1s", "--connections", "8", "--json", jsonPath, "--compare", recorded}
 			if store == "postgres" {
 				args = append(args, "--database", storetest.PostgresServer(t))
