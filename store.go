@@ -9,9 +9,11 @@ import (
 //
 // Everything happens in transactions. Update runs its function in a
 // serializable read-write transaction and may run it again when the database
-// reports a conflict with a concurrent transaction, so the function must not
-// have effects outside the transaction. View may run its function again too
-// (when what it took from a cache turns out older than its transaction).
+// reports a conflict with a concurrent transaction, or when the transaction
+// that it shared with concurrent ones could not keep it (both stores group
+// concurrent writes: see sqlstore), so the function must not have effects
+// outside the transaction. View may run its function again too (when what it
+// took from a cache turns out older than its transaction).
 type Store interface {
 	View(ctx context.Context, fn func(Tx) error) error
 	Update(ctx context.Context, fn func(Tx) error) error

@@ -21,12 +21,14 @@ import (
 //     transaction joins the pipeline's next batch instead of beginning on
 //     its own: it becomes a member of the batch.
 //   - A batch sends, in one round trip, the BEGIN, the reading of the
-//     reference generation and the first statement of every member, in
-//     their order. Each member then goes on with its statement's outcome.
+//     version and the reference generation, and the first statement of
+//     every member, in their order. Each member then goes on with its
+//     statement's outcome.
 //   - A member that ends without another statement, but for at most one
 //     held back for the commit (tx.holdBack: its event), hands that one to
 //     the batch. Once every member has ended, the batch sends their held-back
-//     statements and the COMMIT, in one round trip.
+//     statements (those of one query as one insert of many rows: merge.go)
+//     and the COMMIT, in one round trip.
 //
 // So a batch of any size costs two round trips and one commit. A transaction
 // alone in its batch, as under a light load, goes on as one that began on its
@@ -48,11 +50,12 @@ import (
 // Anything else ends a batch of several: a member that needs a second
 // statement (even one that goes on without it), that fails, or whose cached
 // lookups are of another generation; a statement that fails; a held-back
-// statement whose table a later member names. The batch
-// then rolls back, and each of its members runs again on its own, as a
-// write transaction does without a pipeline (a write transaction may always
-// run again: see Store.Update). A serialization failure at the COMMIT makes
-// each member run again as any conflict does, through Update's retries.
+// statement whose table a later member names. The batch then rolls back,
+// and each of its members runs again on its own, as a write transaction does
+// without a pipeline (a write transaction may always run again: see
+// Store.Update). A serialization failure, among the first statements or at
+// the COMMIT, makes each member run again as any conflict does, through
+// Update's retries, and join another batch.
 //
 // Every member gets its result only once the batch has committed: a member's
 // reading may include what a member before it wrote.
