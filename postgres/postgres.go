@@ -282,9 +282,9 @@ var Dialect = sqlstore.Dialect{
 
 // begin sends BEGIN, with the options, and the reading of the version and
 // the reference generation (versionQuery) as one query of the simple
-// protocol: PostgreSQL runs them in turn, the reading inside the transaction, which stays open after the
-// query (one BEGIN in a query of several statements opens a transaction
-// block that outlives it). With a first statement, the three go in one
+// protocol: PostgreSQL runs them in turn, the reading inside the
+// transaction, which stays open after the query (one BEGIN in a query of
+// several statements opens a transaction block that outlives it). With a first statement, the three go in one
 // pipeline of the extended protocol instead (see run). On an error the
 // connection may be left in the transaction; the caller closes it, and
 // pgx's database/sql driver drops a connection that comes back to the pool
