@@ -42,11 +42,16 @@ func setupEvent(tx integrations.Tx, id, integrationID, spaceID string) *integrat
 		NextAttemptAt: tx.Now(), CreatedAt: tx.Now(), UpdatedAt: tx.Now()}
 }
 
+// spaceInstallation is a new space installation of inst1 on a space.
+func spaceInstallation(tx integrations.Tx, spaceID string, status integrations.Status) *integrations.SpaceInstallation {
+	return &integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: spaceID, Status: status,
+		Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()}
+}
+
 // enable adds the space installation of inst1 on a space and, when it
 // created it, its event with the given id; it reports whether it did.
 func enable(tx integrations.Tx, spaceID, eventID string) (bool, error) {
-	created, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: spaceID, Status: integrations.StatusActive,
-		Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+	created, err := tx.AddSpaceInstallation(spaceInstallation(tx, spaceID, integrations.StatusActive))
 	if err != nil || !created {
 		return false, err
 	}
@@ -147,8 +152,7 @@ func TestPipelinedWritesBehaveAsAlone(t *testing.T) {
 				Status: integrations.StatusPaused, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, UpdatedAt: tx.Now()})
 		}, want: state{status: "paused", event: true, retry: "failed"}},
 		{name: "swallows the error of its second statement", fn: func(tx integrations.Tx, event string) error {
-			if _, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "s0", Status: integrations.StatusActive,
-				Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()}); err != nil {
+			if _, err := tx.AddSpaceInstallation(spaceInstallation(tx, "s0", integrations.StatusActive)); err != nil {
 				return err
 			}
 			// A function that goes on after an error of the store's must
@@ -286,8 +290,7 @@ func TestPipelinedWritesShareRoundTrips(t *testing.T) {
 			<-start
 			var e *integrations.Event
 			errs[k] = s.Update(t.Context(), func(tx integrations.Tx) error {
-				created, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: fmt.Sprintf("s%d", k),
-					Status: integrations.StatusActive, Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+				created, err := tx.AddSpaceInstallation(spaceInstallation(tx, fmt.Sprintf("s%d", k), integrations.StatusActive))
 				if err != nil || !created {
 					return fmt.Errorf("created %v, %v", created, err)
 				}
@@ -360,8 +363,7 @@ func TestPipelinedWriteRunsAgainWhenTheGenerationMoves(t *testing.T) {
 		}
 		// A space installation as paused as its installation, as the
 		// cache says it is.
-		_, err = tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "inst1", SpaceID: "handbook", Status: in.Status,
-			Configuration: json.RawMessage(`{}`), ExternalIDs: []string{}, CreatedAt: tx.Now(), UpdatedAt: tx.Now()})
+		_, err = tx.AddSpaceInstallation(spaceInstallation(tx, "handbook", in.Status))
 		return err
 	})
 	if err != nil {
