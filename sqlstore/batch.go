@@ -73,24 +73,33 @@ func (b *batcher) do(ctx context.Context, fn func(integrations.Tx) error) error 
 func (b *batcher) run() {
 	defer close(b.done)
 	for {
-		var first *job
-		select {
-		case first = <-b.jobs:
-		case <-b.quit:
+		batch, ok := gather(b.jobs, b.quit, maxBatch)
+		if !ok {
 			return
-		}
-		batch := []*job{first}
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case j := <-b.jobs:
-				batch = append(batch, j)
-			default:
-				break more
-			}
 		}
 		b.runBatch(batch)
 	}
+}
+
+// gather waits for a first item of ch, then takes those waiting behind it,
+// most in all; it reports false once quit is closed instead.
+func gather[T any](ch <-chan T, quit <-chan struct{}, most int) ([]T, bool) {
+	var items []T
+	select {
+	case v := <-ch:
+		items = append(items, v)
+	case <-quit:
+		return nil, false
+	}
+	for len(items) < most {
+		select {
+		case v := <-ch:
+			items = append(items, v)
+		default:
+			return items, true
+		}
+	}
+	return items, true
 }
 
 // close stops the batcher once the batch under way has committed.

@@ -191,21 +191,9 @@ func (p *pipeline) lane() {
 		}
 	}()
 	for {
-		var batch []*member
-		select {
-		case m := <-p.joins:
-			batch = append(batch, m)
-		case <-p.quit:
+		batch, ok := gather(p.joins, p.quit, maxMembers)
+		if !ok {
 			return
-		}
-	more:
-		for len(batch) < maxMembers {
-			select {
-			case m := <-p.joins:
-				batch = append(batch, m)
-			default:
-				break more
-			}
 		}
 		conn = p.run(batch, conn)
 	}
