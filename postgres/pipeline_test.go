@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"integrations"
 	"integrations/internal/storetest"
@@ -381,5 +382,86 @@ func TestPipelinedWriteRunsAgainWhenTheGenerationMoves(t *testing.T) {
 	}
 	if runs != 2 || status != integrations.StatusPaused {
 		t.Errorf("the Update ran %d times and made the space installation %s; want twice, and paused", runs, status)
+	}
+}
+
+// TestLoneWritesHoldTheirLanes checks that a write alone in its batch, which
+// goes on as a transaction of its own on its lane's connection, is that
+// lane's batch until it ends: with both lanes held by such writes, a third
+// waits, and goes once one of them ends. (A lane that handed its connection
+// over for good would serve the third at once, from another connection.)
+func TestLoneWritesHoldTheirLanes(t *testing.T) {
+	if postgres.Dialect.PipelineWrites != 2 {
+		t.Fatalf("the test holds 2 lanes, the pipeline has %d", postgres.Dialect.PipelineWrites)
+	}
+	s := storetest.Postgres(t)
+	spacesWorld(t, s, 3)
+	// hold enables space k alone in its batch, then waits for release.
+	hold := func(k int, started chan<- struct{}, release <-chan struct{}) <-chan error {
+		done := make(chan error, 1)
+		go func() {
+			done <- s.Update(t.Context(), func(tx integrations.Tx) error {
+				created, err := enable(tx, fmt.Sprintf("s%d", k), fmt.Sprintf("new%d", k))
+				if err != nil || !created {
+					return fmt.Errorf("created %v, %v", created, err)
+				}
+				started <- struct{}{}
+				<-release
+				return nil
+			})
+		}()
+		return done
+	}
+	started := make(chan struct{}, 3)
+	releases := []chan struct{}{make(chan struct{}), make(chan struct{}), make(chan struct{})}
+	var released [3]sync.Once
+	release := func(k int) { released[k].Do(func() { close(releases[k]) }) }
+	t.Cleanup(func() { // before the store closes, whatever failed
+		for k := range releases {
+			release(k)
+		}
+	})
+	release(2)
+	var dones []<-chan error
+	for k := range 2 {
+		dones = append(dones, hold(k, started, releases[k]))
+		select {
+		case <-started:
+		case err := <-dones[k]:
+			t.Fatalf("write %d: %v", k, err)
+		}
+	}
+	third := hold(2, started, releases[2])
+	select {
+	case <-started:
+		t.Fatal("a third write went on while two lone writes held both lanes")
+	case err := <-third:
+		t.Fatalf("a third write ended while two lone writes held both lanes: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	release(0)
+	if err := <-dones[0]; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	if err := <-third; err != nil {
+		t.Fatalf("third write, once the first ended: %v", err)
+	}
+	release(1)
+	if err := <-dones[1]; err != nil {
+		t.Fatalf("second write: %v", err)
+	}
+	err := s.View(t.Context(), func(tx integrations.Tx) error {
+		for k := range 3 {
+			if _, err := tx.SpaceInstallation("inst1", fmt.Sprintf("s%d", k)); err != nil {
+				return err
+			}
+			if _, err := tx.Event(fmt.Sprintf("new%d", k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

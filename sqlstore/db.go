@@ -457,13 +457,17 @@ type connTx struct {
 	ctx context.Context
 	*sql.Conn
 	commit func(context.Context, *sql.Conn, ...*Statement) error
+	// lent, where the connection is a pipeline lane's, takes it back once
+	// the transaction ended, or nil when the transaction ended with an
+	// error: the lane then gives it up.
+	lent func(*sql.Conn)
 }
 
 func (c *connTx) Commit() error { return c.commitWith() }
 
 // commitWith sends last, then the COMMIT, in one round trip (Dialect.Commit).
-func (c *connTx) commitWith(last ...*Statement) error {
-	defer c.Conn.Close()
+func (c *connTx) commitWith(last ...*Statement) (err error) {
+	defer func() { c.release(err) }()
 	return c.commit(c.ctx, c.Conn, last...)
 }
 
@@ -471,9 +475,24 @@ func (c *connTx) commitWith(last ...*Statement) error {
 // it fails, the connection is still in the transaction, and the driver
 // drops it rather than let it back into the pool.
 func (c *connTx) Rollback() error {
-	defer c.Conn.Close()
 	_, err := c.Conn.ExecContext(context.WithoutCancel(c.ctx), "ROLLBACK")
+	c.release(err)
 	return err
+}
+
+// release gives the connection back to the lane that lent it, or else to
+// the pool. A lane takes back only a connection whose transaction ended
+// well; the pool drops one still in a transaction.
+func (c *connTx) release(err error) {
+	switch {
+	case c.lent == nil:
+		c.Conn.Close()
+	case err != nil:
+		c.Conn.Close()
+		c.lent(nil)
+	default:
+		c.lent(c.Conn)
+	}
 }
 
 // do runs fn in the transaction and ends it: commits it when fn succeeds,
