@@ -428,9 +428,15 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
 		wait := profile(op, warmup, cfg.Duration)
+		db := dbCPU()
 		s := measure(ctx, server, cfg.Connections, warmup, cfg.Duration, load(server, op))
+		db = dbCPU() - db
 		wait()
-		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: s.figures(), PeakRSS: server.peakRSS()})
+		f := s.figures()
+		if s.done > 0 {
+			f.DatabaseCPUPerStepUs = db / float64(s.done) * 1e6
+		}
+		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: f, PeakRSS: server.peakRSS()})
 		return ctx.Err()
 	}
 	if err := write(w.tokenOperation(cfg.Requests)); err != nil {
@@ -811,6 +817,15 @@ func printTable(w io.Writer, r *Results) {
 		"event delivery", "-", fmt.Sprintf("%.0f ev/s", e.PerSecond), e.Count, e.Seconds, e.CreateSeconds, e.Duplicates)
 	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB; other processes used %.0f%% of the CPU meanwhile\n",
 		float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20), 100*r.OthersCPUShare)
+	for _, o := range r.Operations {
+		if f := o.Server; f.DatabaseCPUPerStepUs > 0 {
+			fmt.Fprintf(w, "%s: the server used %.0fus of CPU per %s, PostgreSQL's backends %.0fus", o.Name, f.CPUPerStepUs, strings.TrimSuffix(o.Unit, "s"), f.DatabaseCPUPerStepUs)
+			if b := o.Baseline; b != nil {
+				fmt.Fprintf(w, " (%.0fus alone)", b.CPUPerStepUs)
+			}
+			fmt.Fprintln(w)
+		}
+	}
 	for _, o := range r.Operations {
 		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline} {
 			if f != nil && f.FirstError != "" {

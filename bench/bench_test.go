@@ -81,6 +81,12 @@ func TestBenchRuns(t *testing.T) {
 						t.Errorf("%s: no baseline figures: %+v", o.Name, o.Baseline)
 					}
 				}
+				// The writes on PostgreSQL count the database's CPU too.
+				if wantDB := store == "postgres" && o.Kind == "write"; (o.Server.DatabaseCPUPerStepUs > 0) != wantDB {
+					t.Errorf("%s: the database's CPU per step is %v", o.Name, o.Server.DatabaseCPUPerStepUs)
+				} else if wantDB && !strings.Contains(table, "\n"+o.Name+": the server used ") {
+					t.Errorf("%s: the table does not say what the write cost the server and the database", o.Name)
+				}
 			}
 			if e := res.Events; e.Count == 0 || e.PerSecond <= 0 || e.CreateErrors > 0 {
 				t.Errorf("events: %+v", e)

@@ -186,6 +186,11 @@ type figures struct {
 	// (request, pair or token), in microseconds: unlike the rate, it does
 	// not depend much on what else runs on the machine.
 	CPUPerStepUs float64 `json:"cpuPerStepUs"`
+	// DatabaseCPUPerStepUs is, for the server's writes on PostgreSQL, the
+	// CPU time of the database's backends per step, in microseconds: the
+	// other half of what a write costs (the ceiling's CPUPerStepUs is that
+	// of the same backends).
+	DatabaseCPUPerStepUs float64 `json:"databaseCpuPerStepUs,omitempty"`
 	// FirstError describes the first failure, if any.
 	FirstError string `json:"firstError,omitempty"`
 }
