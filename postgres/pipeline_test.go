@@ -465,3 +465,67 @@ func TestLoneWritesHoldTheirLanes(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestSmallPoolsServeConcurrentWrites runs concurrent enables, disables and
+// reads on stores of one, two and three connections. A pipeline lane keeps
+// its connection between batches, so the pipeline has fewer lanes than the
+// pool has connections (none with one): with as many, the reads and the
+// other lane would wait for a connection forever.
+func TestSmallPoolsServeConcurrentWrites(t *testing.T) {
+	for _, conns := range []int{1, 2, 3} {
+		t.Run(fmt.Sprint(conns), func(t *testing.T) {
+			url := storetest.PostgresSchemaURL(t)
+			s, err := postgres.Open(t.Context(), url, postgres.Options{MaxConns: conns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			const n = 12
+			spacesWorld(t, s, n)
+			done := make(chan error, 3*n)
+			for k := range n {
+				space := fmt.Sprintf("s%d", k)
+				go func() {
+					err := s.Update(t.Context(), func(tx integrations.Tx) error {
+						created, err := enable(tx, space, "new"+space)
+						if err == nil && !created {
+							err = fmt.Errorf("enable %s: not created", space)
+						}
+						return err
+					})
+					if err == nil {
+						err = s.Update(t.Context(), func(tx integrations.Tx) error {
+							_, err := tx.DeleteSpaceInstallation("inst1", space)
+							return err
+						})
+					}
+					done <- err
+				}()
+				go func() {
+					_, err := s.Version(t.Context())
+					done <- err
+				}()
+				go func() {
+					done <- s.View(t.Context(), func(tx integrations.Tx) error {
+						_, _, err := tx.SpaceInstallations(integrations.SpaceInstallationFilter{InstallationID: "inst1"}, integrations.Page{Limit: 100})
+						return err
+					})
+				}()
+			}
+			timeout := time.After(30 * time.Second)
+			for range 3 * n {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Error(err)
+					}
+				case <-timeout:
+					// The store is left open: closing it would wait as long.
+					t.Fatalf("writes and reads still waiting after 30 s on %d connections", conns)
+				}
+			}
+			if err := s.Close(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}

@@ -85,9 +85,10 @@ type Dialect struct {
 	// Commit, lets concurrent write transactions that reach their first
 	// statement at the same time share one transaction and its commit,
 	// their statements sent together (pipeline.go), in up to this many
-	// such batches at once: for a database whose writers run at the same
-	// time, but where each transaction costs round trips and a commit of
-	// its own.
+	// such batches at once (fewer where the write pool has no more
+	// connections than that: pipelineLanes): for a database whose writers
+	// run at the same time, but where each transaction costs round trips
+	// and a commit of its own.
 	PipelineWrites int
 
 	// LoadSettings run on the connection of a bulk load (Load) before it
@@ -158,8 +159,8 @@ func New(read, write *sql.DB, d Dialect) *DB {
 	if d.BatchWrites {
 		db.batch = newBatcher(db)
 	}
-	if d.PipelineWrites > 0 && d.Begin != nil {
-		db.pipe = newPipeline(db, d.PipelineWrites)
+	if lanes := pipelineLanes(d, write); lanes > 0 {
+		db.pipe = newPipeline(db, lanes)
 	}
 	db.readings.window = d.ReadWindow
 	db.generations.window = d.ReadWindow
@@ -211,6 +212,24 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 func (db *DB) Generation(ctx context.Context) (int64, error) {
 	n, err := db.generation(ctx)
 	return n, db.wrap(err)
+}
+
+// pipelineLanes returns how many lanes the pipeline of writes has: the
+// dialect's PipelineWrites, but fewer than the write pool's connections.
+// A lane keeps its connection from one batch to the next, so that with as
+// many lanes as connections nothing else (a transaction run again alone, a
+// reading of the version, on a pool shared with the reads) could ever get
+// one; with a single connection there is no pipeline, and each write runs
+// as a transaction of its own.
+func pipelineLanes(d Dialect, write *sql.DB) int {
+	if d.PipelineWrites <= 0 || d.Begin == nil {
+		return 0
+	}
+	lanes := d.PipelineWrites
+	if most := write.Stats().MaxOpenConnections; most > 0 {
+		lanes = min(lanes, most-1)
+	}
+	return lanes
 }
 
 // Close closes the database handles.
