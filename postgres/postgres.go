@@ -284,12 +284,13 @@ var Dialect = sqlstore.Dialect{
 // the reference generation (versionQuery) as one query of the simple
 // protocol: PostgreSQL runs them in turn, the reading inside the
 // transaction, which stays open after the query (one BEGIN in a query of
-// several statements opens a transaction block that outlives it). With a first statement, the three go in one
-// pipeline of the extended protocol instead (see run). On an error the
-// connection may be left in the transaction; the caller closes it, and
-// pgx's database/sql driver drops a connection that comes back to the pool
-// in a transaction. The first statement's own error leaves the
-// transaction open, failed, for the caller to roll back.
+// several statements opens a transaction block that outlives it). With a
+// first statement, the three go in one pipeline of the extended protocol
+// instead (see run). On an error the connection may be left in the
+// transaction; the caller closes it, and pgx's database/sql driver drops a
+// connection that comes back to the pool in a transaction. The first
+// statement's own error leaves the transaction open, failed, for the caller
+// to roll back.
 func begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*sqlstore.Statement) (sqlstore.Reading, error) {
 	var r sqlstore.Reading
 	begin, err := beginStatement(opts)
