@@ -264,12 +264,11 @@ func cutFlag(args []string, name string) (rest []string, value string) {
 	return rest, value
 }
 
-// servePprof serves net/http/pprof on addr, for the benchmark's profiles
-// (the hidden --pprof-addr of serve).
 // setMemoryLimit sets the soft memory limit of the Go runtime: the garbage
 // collector runs more often as the heap nears it, instead of letting the
-// heap grow to twice what it holds (most of which is the answer cache), so
-// that the process stays near what it needs. It never refuses memory.
+// heap grow to five times what it holds (setGCPercent; most of what it
+// holds is the answer cache), so that the process stays near what it needs.
+// It never refuses memory.
 func setMemoryLimit(limit, cacheBytes int64) {
 	switch {
 	case limit < 0:
@@ -308,6 +307,8 @@ func setGCPercent(percent int) {
 	debug.SetGCPercent(percent)
 }
 
+// servePprof serves net/http/pprof on addr, for the benchmark's profiles
+// (the hidden --pprof-addr of serve).
 func servePprof(addr string, logger *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
