@@ -428,13 +428,19 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		}
 		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
 		wait := profile(op, warmup, cfg.Duration)
-		db := dbCPU()
+		db, own, busy, t := dbCPU(), cpuSeconds(os.Getpid()), busySeconds(), time.Now()
 		s := measure(ctx, server, cfg.Connections, warmup, cfg.Duration, load(server, op))
-		db = dbCPU() - db
+		wall := time.Since(t).Seconds()
+		db, own, busy = dbCPU()-db, cpuSeconds(os.Getpid())-own, busySeconds()-busy
 		wait()
 		f := s.figures()
 		if s.done > 0 {
 			f.DatabaseCPUPerStepUs = db / float64(s.done) * 1e6
+			f.LoadCPUPerStepUs = own / float64(s.done) * 1e6
+			f.MachineCPUPerStepUs = busy / float64(s.done) * 1e6
+		}
+		if wall > 0 {
+			f.IdleShare = max(0, 1-busy/(wall*float64(runtime.NumCPU())))
 		}
 		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: f, PeakRSS: server.peakRSS()})
 		return ctx.Err()
@@ -818,13 +824,20 @@ func printTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB; other processes used %.0f%% of the CPU meanwhile\n",
 		float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20), 100*r.OthersCPUShare)
 	for _, o := range r.Operations {
-		if f := o.Server; f.DatabaseCPUPerStepUs > 0 {
-			fmt.Fprintf(w, "%s: the server used %.0fus of CPU per %s, PostgreSQL's backends %.0fus", o.Name, f.CPUPerStepUs, strings.TrimSuffix(o.Unit, "s"), f.DatabaseCPUPerStepUs)
+		f := o.Server
+		if o.Kind != "write" || f.MachineCPUPerStepUs <= 0 {
+			continue
+		}
+		unit := strings.TrimSuffix(o.Unit, "s")
+		fmt.Fprintf(w, "%s: the server used %.0fus of CPU per %s", o.Name, f.CPUPerStepUs, unit)
+		if f.DatabaseCPUPerStepUs > 0 {
+			fmt.Fprintf(w, ", PostgreSQL's backends %.0fus", f.DatabaseCPUPerStepUs)
 			if b := o.Baseline; b != nil {
 				fmt.Fprintf(w, " (%.0fus alone)", b.CPUPerStepUs)
 			}
-			fmt.Fprintln(w)
 		}
+		fmt.Fprintf(w, ", the load generator %.0fus; the whole machine %.0fus, so %d CPUs make at most %.0f %ss/s at that cost; %.0f%% of the CPU idle\n",
+			f.LoadCPUPerStepUs, f.MachineCPUPerStepUs, r.Machine.CPUs, float64(r.Machine.CPUs)/f.MachineCPUPerStepUs*1e6, unit, 100*f.IdleShare)
 	}
 	for _, o := range r.Operations {
 		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline} {

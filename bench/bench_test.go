@@ -87,10 +87,30 @@ func TestBenchRuns(t *testing.T) {
 				} else if wantDB && !strings.Contains(table, "\n"+o.Name+": the server used ") {
 					t.Errorf("%s: the table does not say what the write cost the server and the database", o.Name)
 				}
+				// Every write counts the load generator's CPU and the whole
+				// machine's, and says what that cost allows.
+				if f := o.Server; o.Kind == "write" {
+					if f.LoadCPUPerStepUs <= 0 || f.MachineCPUPerStepUs < f.LoadCPUPerStepUs || f.IdleShare < 0 || f.IdleShare >= 1 {
+						t.Errorf("%s: load generator %vus, machine %vus a step, idle share %v", o.Name, f.LoadCPUPerStepUs, f.MachineCPUPerStepUs, f.IdleShare)
+					}
+					if !strings.Contains(lineWith(table, o.Name+": the server used "), "; the whole machine ") {
+						t.Errorf("%s: the table does not say what the write cost the whole machine", o.Name)
+					}
+				}
 			}
 			if e := res.Events; e.Count == 0 || e.PerSecond <= 0 || e.CreateErrors > 0 {
 				t.Errorf("events: %+v", e)
 			}
 		})
 	}
+}
+
+// lineWith returns the line of text that begins with prefix, or "".
+func lineWith(text, prefix string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
 }

@@ -191,6 +191,15 @@ type figures struct {
 	// other half of what a write costs (the ceiling's CPUPerStepUs is that
 	// of the same backends).
 	DatabaseCPUPerStepUs float64 `json:"databaseCpuPerStepUs,omitempty"`
+	// For the server's writes: the CPU time of the benchmark's own load
+	// generator per step, that of the whole machine per step (every
+	// process and the kernel's own work, such as loopback networking),
+	// and the share of the machine's CPU left idle meanwhile. CPUs over the
+	// machine's CPU per step is the most steps a second that the machine
+	// could make at that cost.
+	LoadCPUPerStepUs    float64 `json:"loadCpuPerStepUs,omitempty"`
+	MachineCPUPerStepUs float64 `json:"machineCpuPerStepUs,omitempty"`
+	IdleShare           float64 `json:"idleShare,omitempty"`
 	// FirstError describes the first failure, if any.
 	FirstError string `json:"firstError,omitempty"`
 }
