@@ -111,7 +111,12 @@ func ServeBaseline(ctx context.Context, args []string, stderr io.Writer) error {
 		w.WriteHeader(a.Status)
 		w.Write(a.Body)
 	})
-	ln, err := net.Listen("tcp", *addr)
+	return serveUntilSignal(ctx, *addr, handler)
+}
+
+// serveUntilSignal serves handler on addr until ctx ends, SIGTERM or SIGINT.
+func serveUntilSignal(ctx context.Context, addr string, handler http.Handler) error {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,8 +39,8 @@ import (
 
 // Config configures a run.
 type Config struct {
-	// Binary is the integrations binary, run as `serve` and
-	// `bench-baseline`.
+	// Binary is the integrations binary, run as `serve`, `bench-baseline`
+	// and, on PostgreSQL, `bench-write-baseline`.
 	Binary string
 	// Database is "" for a SQLite file in a temporary directory, or the URL
 	// of a PostgreSQL server (postgres://...) on which a fresh database is
@@ -207,6 +208,12 @@ type Operation struct {
 	Baseline *figures `json:"baseline,omitempty"`
 	Ratio    float64  `json:"ratio,omitempty"`
 	P99Ratio float64  `json:"p99Ratio,omitempty"`
+	// WriteBaseline and WriteRatio (of pairs/s) are set for the pairs on
+	// PostgreSQL: the same transactions behind a minimal net/http server
+	// (see ServeWriteBaseline), the most that pairs over HTTP make on the
+	// machine with this design.
+	WriteBaseline *figures `json:"writeBaseline,omitempty"`
+	WriteRatio    float64  `json:"writeRatio,omitempty"`
 	// CPURatio is the baseline's CPU time per request over the server's:
 	// the ratio of requests/s the two would reach with the machine to
 	// themselves, whatever else ran meanwhile.
@@ -314,6 +321,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	busy0, own0, t0 := busySeconds(), cpuSeconds(os.Getpid())+server.cpu()+dbCPU(), time.Now()
 	var baselineCPU float64
 	var ceilingCPU float64 // of PostgreSQL's backends for the ceiling, whose connections are gone at the end
+	var writeBaselineCPU float64
 
 	// The reads, captured for the baseline.
 	var reads []operation
@@ -422,17 +430,14 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	}
 
 	// The writes.
-	write := func(op operation) error {
-		if !cfg.runs(op.name) {
-			return nil
-		}
-		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
-		wait := profile(op, warmup, cfg.Duration)
+	// measureWrite runs a write's load on a target and counts, besides the
+	// target's CPU, that of the database's backends, of the load generator
+	// and of the whole machine.
+	measureWrite := func(target *process, op operation) figures {
 		db, own, busy, t := dbCPU(), cpuSeconds(os.Getpid()), busySeconds(), time.Now()
-		s := measure(ctx, server, cfg.Connections, warmup, cfg.Duration, load(server, op))
+		s := measure(ctx, target, cfg.Connections, warmup, cfg.Duration, load(target, op))
 		wall := time.Since(t).Seconds()
 		db, own, busy = dbCPU()-db, cpuSeconds(os.Getpid())-own, busySeconds()-busy
-		wait()
 		f := s.figures()
 		if s.done > 0 {
 			f.DatabaseCPUPerStepUs = db / float64(s.done) * 1e6
@@ -442,6 +447,16 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		if wall > 0 {
 			f.IdleShare = max(0, 1-busy/(wall*float64(runtime.NumCPU())))
 		}
+		return f
+	}
+	write := func(op operation) error {
+		if !cfg.runs(op.name) {
+			return nil
+		}
+		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
+		wait := profile(op, warmup, cfg.Duration)
+		f := measureWrite(server, op)
+		wait()
 		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: f, PeakRSS: server.peakRSS()})
 		return ctx.Err()
 	}
@@ -459,11 +474,22 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			return nil, fmt.Errorf("events: %w", err)
 		}
 	}
-	if err := write(w.pairOperation(cfg.Connections)); err != nil {
+	pairs := w.pairOperation(cfg.Connections)
+	if err := write(pairs); err != nil {
 		return nil, err
 	}
 	if cfg.runs("enable-disable-pair") && strings.HasPrefix(store, "postgres") {
 		pair := &res.Operations[len(res.Operations)-1]
+		fmt.Fprintf(cfg.Log, "load: %s behind a minimal HTTP server, the write baseline...\n", pair.Name)
+		f, cpu, err := measureWriteBaseline(ctx, cfg, dir, dbURL, server.addr, pairs, dbCPU, func(p *process) figures { return measureWrite(p, pairs) })
+		writeBaselineCPU = cpu
+		if err != nil {
+			return nil, fmt.Errorf("the write baseline: %w", err)
+		}
+		pair.WriteBaseline = &f
+		if f.Rate > 0 {
+			pair.WriteRatio = pair.Server.Rate / f.Rate
+		}
 		fmt.Fprintf(cfg.Log, "load: %s on PostgreSQL alone, without the server...\n", pair.Name)
 		ceiling, cpu, err := measureCeiling(ctx, dbURL, w, w.pairSlots(cfg.Connections), cfg.Connections, warmup, cfg.Duration, dbCPU)
 		ceilingCPU = cpu
@@ -490,7 +516,7 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 		fmt.Fprintf(cfg.Log, "server error: %s\n", line)
 	}
 	if wall := time.Since(t0).Seconds(); wall > 0 {
-		others := busySeconds() - busy0 - (cpuSeconds(os.Getpid()) + server.cpu() + baselineCPU + ceilingCPU + dbCPU() - own0)
+		others := busySeconds() - busy0 - (cpuSeconds(os.Getpid()) + server.cpu() + baselineCPU + writeBaselineCPU + ceilingCPU + dbCPU() - own0)
 		res.OthersCPUShare = max(0, others/(wall*float64(runtime.NumCPU())))
 	}
 	err = server.stop()
@@ -667,11 +693,14 @@ func capture(ctx context.Context, addr string, requests []request) ([]answer, er
 			defer wg.Done()
 			for n := range next {
 				r := requests[n]
-				req, err := http.NewRequestWithContext(ctx, r.method, "http://"+addr+r.uri, nil)
+				req, err := http.NewRequestWithContext(ctx, r.method, "http://"+addr+r.uri, bytes.NewReader(r.body))
 				if err != nil {
 					panic(err) // built from valid parts
 				}
 				req.Header.Set("Authorization", "Bearer "+r.token)
+				if r.body != nil {
+					req.Header.Set("Content-Type", "application/json")
+				}
 				resp, err := client.Do(req)
 				var body []byte
 				if err == nil {
@@ -840,7 +869,15 @@ func printTable(w io.Writer, r *Results) {
 			f.LoadCPUPerStepUs, f.MachineCPUPerStepUs, r.Machine.CPUs, float64(r.Machine.CPUs)/f.MachineCPUPerStepUs*1e6, unit, 100*f.IdleShare)
 	}
 	for _, o := range r.Operations {
-		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline} {
+		if f := o.WriteBaseline; f != nil && f.MachineCPUPerStepUs > 0 {
+			unit := strings.TrimSuffix(o.Unit, "s")
+			fmt.Fprintf(w, "%s behind a minimal net/http server (the write baseline): %.0f %s/s, p50 %.2fms, p99 %.2fms, the server's %.2fx; it used %.0fus of CPU per %s, PostgreSQL's backends %.0fus, the load generator %.0fus; the whole machine %.0fus, so %d CPUs make at most %.0f %ss/s at that cost; %.0f%% of the CPU idle\n",
+				o.Name, f.Rate, unitAbbrev(o.Unit), f.P50Ms, f.P99Ms, o.WriteRatio, f.CPUPerStepUs, unit, f.DatabaseCPUPerStepUs, f.LoadCPUPerStepUs,
+				f.MachineCPUPerStepUs, r.Machine.CPUs, float64(r.Machine.CPUs)/f.MachineCPUPerStepUs*1e6, unit, 100*f.IdleShare)
+		}
+	}
+	for _, o := range r.Operations {
+		for who, f := range map[string]*figures{"server": &o.Server, "baseline": o.Baseline, "write baseline": o.WriteBaseline} {
 			if f != nil && f.FirstError != "" {
 				fmt.Fprintf(w, "first error of %s on the %s: %s\n", o.Name, who, f.FirstError)
 			}

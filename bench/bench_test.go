@@ -75,10 +75,23 @@ func TestBenchRuns(t *testing.T) {
 					t.Errorf("%s: %d done, %d errors on the server (first: %s)", o.Name, o.Server.Count, o.Server.Errors, o.Server.FirstError)
 				}
 				// Reads have their baseline; on PostgreSQL, so do the pairs:
-				// the same transactions without the server.
+				// the same transactions without the server or HTTP.
 				if o.Kind == "read" || (store == "postgres" && o.Name == "enable-disable-pair") {
 					if o.Baseline == nil || o.Baseline.Count == 0 || o.Baseline.Errors > 0 || o.Ratio <= 0 {
 						t.Errorf("%s: no baseline figures: %+v", o.Name, o.Baseline)
+					}
+				}
+				// On PostgreSQL, the pairs have their write baseline too: the
+				// same transactions behind a minimal HTTP server.
+				if wantWB := store == "postgres" && o.Name == "enable-disable-pair"; (o.WriteBaseline != nil) != wantWB {
+					t.Errorf("%s: write baseline %+v", o.Name, o.WriteBaseline)
+				} else if f := o.WriteBaseline; wantWB {
+					if f.Count == 0 || f.Errors > 0 || o.WriteRatio <= 0 || f.CPUPerStepUs <= 0 || f.DatabaseCPUPerStepUs <= 0 ||
+						f.LoadCPUPerStepUs <= 0 || f.MachineCPUPerStepUs < f.LoadCPUPerStepUs {
+						t.Errorf("%s: incomplete write baseline figures: %+v, ratio %v", o.Name, f, o.WriteRatio)
+					}
+					if line := lineWith(table, o.Name+" behind a minimal net/http server"); !strings.Contains(line, "pairs/s") || !strings.Contains(line, "; the whole machine ") {
+						t.Errorf("%s: the table does not give the write baseline: %q", o.Name, line)
 					}
 				}
 				// The writes on PostgreSQL count the database's CPU too.

@@ -124,38 +124,49 @@ func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, c
 	return s.figures(), s.cpu, ctx.Err()
 }
 
+// The two changes of a pair, as the server's store makes them.
+var (
+	enableChange = ceilingChange{`INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
+			VALUES ($1, $2, 'active', '{}', '[]', $3, $3) ON CONFLICT DO NOTHING`, integrations.EventSpaceInstallationSetup}
+	disableChange = ceilingChange{`DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
+			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, integrations.EventSpaceInstallationDeleted}
+)
+
+// ceilingChange is an enable or a disable: its statement and its event.
+type ceilingChange struct {
+	query, event string
+}
+
 // ceilingPair enables and disables an installation on a space, as two
-// steps that each wait for their batch to commit, run again on a
-// serialization failure as the server does.
+// steps that each wait for their batch to commit.
 func ceilingPair(ctx context.Context, steps chan<- *ceilingStep, integrationID, installationID, spaceID, orgID string) error {
-	now := time.Now().UnixMicro()
-	for _, change := range []struct {
-		query, event string
-		args         []any
-	}{
-		{`INSERT INTO space_installations (installation_id, space_id, status, configuration, external_ids, created_at, updated_at)
-			VALUES ($1, $2, 'active', '{}', '[]', $3, $3) ON CONFLICT DO NOTHING`, integrations.EventSpaceInstallationSetup, []any{installationID, spaceID, now}},
-		{`DELETE FROM space_installations WHERE installation_id = $1 AND space_id = $2
-			RETURNING installation_id, space_id, status, configuration, external_ids, created_at, updated_at`, integrations.EventSpaceInstallationDeleted, []any{installationID, spaceID}},
-	} {
-		var err error
-		for range 50 {
-			step := &ceilingStep{first: &sqlstore.Statement{Query: change.query, Args: change.args},
-				event: ceilingEvent(integrationID, installationID, spaceID, orgID, change.event), done: make(chan error, 1)}
-			select {
-			case steps <- step:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if err = <-step.done; !isSerializationFailure(err) {
-				break
-			}
+	if err := enableChange.run(ctx, steps, integrationID, installationID, spaceID, orgID); err != nil {
+		return err
+	}
+	return disableChange.run(ctx, steps, integrationID, installationID, spaceID, orgID)
+}
+
+// run hands the change to the lanes as a step and waits for its batch to
+// commit, again on a serialization failure as the server does.
+func (c ceilingChange) run(ctx context.Context, steps chan<- *ceilingStep, integrationID, installationID, spaceID, orgID string) error {
+	args := []any{installationID, spaceID}
+	if c == enableChange {
+		args = append(args, time.Now().UnixMicro())
+	}
+	var err error
+	for range 50 {
+		step := &ceilingStep{first: &sqlstore.Statement{Query: c.query, Args: args},
+			event: ceilingEvent(integrationID, installationID, spaceID, orgID, c.event), done: make(chan error, 1)}
+		select {
+		case steps <- step:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		if err != nil {
-			return err
+		if err = <-step.done; !isSerializationFailure(err) {
+			break
 		}
 	}
-	return nil
+	return err
 }
 
 // ceilingLane sends the steps waiting when it is free as one serializable

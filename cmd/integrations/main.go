@@ -73,6 +73,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return bench.Main(ctx, exe, args[1:], os.Stdout, stderr)
 	case "bench-baseline": // hidden: the benchmark's baseline server
 		return bench.ServeBaseline(ctx, args[1:], stderr)
+	case "bench-write-baseline": // hidden: the benchmark's baseline of the writes
+		return bench.ServeWriteBaseline(ctx, args[1:], stderr)
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stderr, usage)
 		return nil
