@@ -433,34 +433,48 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 	// measureWrite runs a write's load on a target and counts, besides the
 	// target's CPU, that of the database's backends, of the load generator
 	// and of the whole machine.
-	measureWrite := func(target *process, op operation) figures {
+	measureWrite := func(target *process, op operation, warmup, duration time.Duration) writeSample {
 		db, own, busy, t := dbCPU(), cpuSeconds(os.Getpid()), busySeconds(), time.Now()
-		s := measure(ctx, target, cfg.Connections, warmup, cfg.Duration, load(target, op))
-		wall := time.Since(t).Seconds()
-		db, own, busy = dbCPU()-db, cpuSeconds(os.Getpid())-own, busySeconds()-busy
-		f := s.figures()
-		if s.done > 0 {
-			f.DatabaseCPUPerStepUs = db / float64(s.done) * 1e6
-			f.LoadCPUPerStepUs = own / float64(s.done) * 1e6
-			f.MachineCPUPerStepUs = busy / float64(s.done) * 1e6
-		}
-		if wall > 0 {
-			f.IdleShare = max(0, 1-busy/(wall*float64(runtime.NumCPU())))
-		}
-		return f
+		s := measure(ctx, target, cfg.Connections, warmup, duration, load(target, op))
+		return writeSample{s: s, db: dbCPU() - db, load: cpuSeconds(os.Getpid()) - own, busy: busySeconds() - busy, wall: time.Since(t).Seconds()}
 	}
-	write := func(op operation) error {
+	// write measures a write on the server and, if there is one, on its
+	// baseline, alternating between the two in rounds as the reads do.
+	write := func(op operation, baseline *process) error {
 		if !cfg.runs(op.name) {
 			return nil
 		}
-		fmt.Fprintf(cfg.Log, "load: %s...\n", op.name)
-		wait := profile(op, warmup, cfg.Duration)
-		f := measureWrite(server, op)
+		rounds, span, also := 1, cfg.Duration, ""
+		if baseline != nil {
+			rounds, span, also = max(1, int(cfg.Duration/(2*time.Second))), 2*cfg.Duration, ", in turn with its baseline"
+		}
+		fmt.Fprintf(cfg.Log, "load: %s%s...\n", op.name, also)
+		slice := cfg.Duration / time.Duration(rounds)
+		wait := profile(op, warmup, span)
+		var s, b writeSample
+		for r := range rounds {
+			first := warmup
+			if r > 0 {
+				first = min(warmup, 100*time.Millisecond)
+			}
+			s.add(measureWrite(server, op, first, slice))
+			if baseline != nil {
+				b.add(measureWrite(baseline, op, first, slice))
+			}
+		}
 		wait()
-		res.Operations = append(res.Operations, Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: f, PeakRSS: server.peakRSS()})
+		o := Operation{Name: op.name, Kind: "write", Unit: op.unit, Server: s.figures(), PeakRSS: server.peakRSS()}
+		if baseline != nil {
+			f := b.figures()
+			o.WriteBaseline = &f
+			if f.Rate > 0 {
+				o.WriteRatio = o.Server.Rate / f.Rate
+			}
+		}
+		res.Operations = append(res.Operations, o)
 		return ctx.Err()
 	}
-	if err := write(w.tokenOperation(cfg.Requests)); err != nil {
+	if err := write(w.tokenOperation(cfg.Requests), nil); err != nil {
 		return nil, err
 	}
 	// The profile of the delivery covers the time it takes at about 500
@@ -474,22 +488,30 @@ func Run(ctx context.Context, cfg Config) (*Results, error) {
 			return nil, fmt.Errorf("events: %w", err)
 		}
 	}
+	// On PostgreSQL, the pairs have their baseline: the same transactions
+	// behind a minimal HTTP server.
 	pairs := w.pairOperation(cfg.Connections)
-	if err := write(pairs); err != nil {
+	var writeBaseline *process
+	if cfg.runs(pairs.name) && strings.HasPrefix(store, "postgres") {
+		if writeBaseline, err = startWriteBaseline(ctx, cfg, dir, dbURL, server.addr, pairs); err != nil {
+			return nil, fmt.Errorf("the write baseline: %w", err)
+		}
+	}
+	err = write(pairs, writeBaseline)
+	if writeBaseline != nil {
+		// Its backends are gone once it has stopped: their CPU with its own.
+		db := dbCPU()
+		writeBaselineCPU = writeBaseline.cpu()
+		if stopErr := writeBaseline.stop(); stopErr != nil && err == nil {
+			err = fmt.Errorf("the write baseline: %w", stopErr)
+		}
+		writeBaselineCPU += max(0, db-dbCPU())
+	}
+	if err != nil {
 		return nil, err
 	}
 	if cfg.runs("enable-disable-pair") && strings.HasPrefix(store, "postgres") {
 		pair := &res.Operations[len(res.Operations)-1]
-		fmt.Fprintf(cfg.Log, "load: %s behind a minimal HTTP server, the write baseline...\n", pair.Name)
-		f, cpu, err := measureWriteBaseline(ctx, cfg, dir, dbURL, server.addr, pairs, dbCPU, func(p *process) figures { return measureWrite(p, pairs) })
-		writeBaselineCPU = cpu
-		if err != nil {
-			return nil, fmt.Errorf("the write baseline: %w", err)
-		}
-		pair.WriteBaseline = &f
-		if f.Rate > 0 {
-			pair.WriteRatio = pair.Server.Rate / f.Rate
-		}
 		fmt.Fprintf(cfg.Log, "load: %s on PostgreSQL alone, without the server...\n", pair.Name)
 		ceiling, cpu, err := measureCeiling(ctx, dbURL, w, w.pairSlots(cfg.Connections), cfg.Connections, warmup, cfg.Duration, dbCPU)
 		ceilingCPU = cpu
@@ -551,6 +573,35 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// writeSample is what a write's load measured on a target: its sample,
+// and the CPU seconds that the database's backends, the load generator and
+// the whole machine spent meanwhile, over wall seconds.
+type writeSample struct {
+	s                    sample
+	db, load, busy, wall float64
+}
+
+// add merges another sample of the same load.
+func (w *writeSample) add(o writeSample) {
+	w.s.add(o.s)
+	w.db, w.load, w.busy, w.wall = w.db+o.db, w.load+o.load, w.busy+o.busy, w.wall+o.wall
+}
+
+// figures computes the figures of a write, with the CPU of each part a
+// step and the share of the machine left idle.
+func (w *writeSample) figures() figures {
+	f := w.s.figures()
+	if n := float64(w.s.done); n > 0 {
+		f.DatabaseCPUPerStepUs = w.db / n * 1e6
+		f.LoadCPUPerStepUs = w.load / n * 1e6
+		f.MachineCPUPerStepUs = w.busy / n * 1e6
+	}
+	if w.wall > 0 {
+		f.IdleShare = max(0, 1-w.busy/(w.wall*float64(runtime.NumCPU())))
+	}
+	return f
 }
 
 // measure runs a load on a target and takes the CPU time it spent.

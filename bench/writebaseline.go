@@ -135,43 +135,34 @@ func ServeWriteBaseline(ctx context.Context, args []string, stderr io.Writer) er
 	return serveUntilSignal(ctx, *addr, mux)
 }
 
-// measureWriteBaseline captures the real server's answers to one pair of
-// the load, starts the write baseline on the database with them, measures
-// the pairs on it with measure, and stops it. It returns the figures and the
-// CPU seconds that the write baseline and its database backends spent, whose
-// processes are gone once it has stopped.
-func measureWriteBaseline(ctx context.Context, cfg Config, dir, dbURL, serverAddr string, pairs operation, dbCPU func() float64, measure func(*process) figures) (figures, float64, error) {
+// startWriteBaseline captures the real server's answers to one pair of the
+// load and starts the write baseline on the database with them.
+func startWriteBaseline(ctx context.Context, cfg Config, dir, dbURL, serverAddr string, pairs operation) (*process, error) {
 	// The enable, then the disable: one request at a time.
 	var answers []answer
 	for _, r := range pairs.requests[:2] {
 		a, err := capture(ctx, serverAddr, []request{r})
 		if err != nil {
-			return figures{}, 0, err
+			return nil, err
 		}
 		answers = append(answers, a...)
 	}
 	path := filepath.Join(dir, "write-answers.gob")
 	if err := writeAnswers(path, answers); err != nil {
-		return figures{}, 0, err
+		return nil, err
 	}
 	addr, err := freeAddr()
 	if err != nil {
-		return figures{}, 0, err
+		return nil, err
 	}
-	db := dbCPU()
 	p, err := start("write baseline", cfg.Binary, []string{"bench-write-baseline", "--addr", addr, "--database", dbURL,
 		"--answers", path, "--callers", strconv.Itoa(cfg.Connections)}, addr, filepath.Join(dir, "write-baseline.log"))
 	if err != nil {
-		return figures{}, 0, err
+		return nil, err
 	}
 	if err := p.waitReady(ctx, "/healthz"); err != nil {
 		p.stop()
-		return figures{}, 0, err
+		return nil, err
 	}
-	f := measure(p)
-	cpu := p.cpu() + dbCPU() - db
-	if err := p.stop(); err != nil {
-		return f, cpu, err
-	}
-	return f, cpu, ctx.Err()
+	return p, nil
 }
