@@ -303,6 +303,32 @@ func drive(ctx context.Context, addr string, connections int, warmup, duration t
 	return all
 }
 
+// pass sends the first n steps of next(worker, k) once on each of
+// connections connections, unmeasured, to warm the server up: what they
+// answer does not matter (the measure counts the failures), only an error
+// of the connections or the context does.
+func pass(ctx context.Context, addr string, connections, n int, next func(worker, n int) (step, []int)) error {
+	errs := make([]error, connections)
+	var wg sync.WaitGroup
+	for w := range connections {
+		wg.Go(func() {
+			c := &client{addr: addr}
+			defer c.close()
+			for k := 0; k < n && ctx.Err() == nil; k++ {
+				s, _ := next(w, k)
+				for _, req := range s {
+					if _, _, err := c.do(req); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(append(errs, ctx.Err())...)
+}
+
 // percentile returns the p-th quantile of sorted durations, in milliseconds.
 func percentile(sorted []time.Duration, p float64) float64 {
 	if len(sorted) == 0 {

@@ -16,6 +16,10 @@ type operation struct {
 	// steps returns, for the requests serialized for one server, what each
 	// connection sends next, with the statuses that count as successes.
 	steps func(wires [][]byte, connections int) func(worker, n int) (step, []int)
+	// cycle, when not 0, is how many distinct steps each connection cycles
+	// through (the pairs' slots): a first pass over them, before the
+	// measure, warms what the server caches of each.
+	cycle int
 }
 
 // randomSteps sends one request at a time, drawn at random.
@@ -138,7 +142,9 @@ func (w *world) pairRequests(slots []slot) []request {
 // as a user does in GitBook's editor. Each connection has slots of its own,
 // so that no two pairs race on the same space installation.
 func (w *world) pairOperation(connections int) operation {
-	return operation{name: "enable-disable-pair", unit: "pairs", requests: w.pairRequests(w.pairSlots(connections)), steps: pairSteps}
+	slots := w.pairSlots(connections)
+	return operation{name: "enable-disable-pair", unit: "pairs", requests: w.pairRequests(slots), steps: pairSteps,
+		cycle: max(1, len(slots)/connections)}
 }
 
 // pairSlots are the slots of the pair load: 64 per connection.
