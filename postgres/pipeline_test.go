@@ -529,3 +529,129 @@ func TestSmallPoolsServeConcurrentWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestColdLookupsJoinTheBatches checks that a write whose lookups miss the
+// reference cache still joins the pipeline's batches: the lookups are read
+// aside, at the write's generation, and its first statement joins a batch.
+// With both lanes held by lone writes, such a write waits for a lane, as
+// any other does, where one that began its own transaction with the lookup
+// would go on, alone, outside the batches.
+func TestColdLookupsJoinTheBatches(t *testing.T) {
+	if postgres.Dialect.PipelineWrites != 2 {
+		t.Fatalf("the test holds 2 lanes, the pipeline has %d", postgres.Dialect.PipelineWrites)
+	}
+	s := storetest.Postgres(t)
+	spacesWorld(t, s, 3) // changes the cache's tables: nothing is cached at the generation it leaves
+	started := make(chan struct{}, 3)
+	releases := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	var released [2]sync.Once
+	release := func(k int) { released[k].Do(func() { close(releases[k]) }) }
+	t.Cleanup(func() { release(0); release(1) })
+	var dones []chan error
+	for k := range 2 {
+		done := make(chan error, 1)
+		dones = append(dones, done)
+		go func() {
+			done <- s.Update(t.Context(), func(tx integrations.Tx) error {
+				if _, err := enable(tx, fmt.Sprintf("s%d", k), fmt.Sprintf("new%d", k)); err != nil {
+					return err
+				}
+				started <- struct{}{}
+				<-releases[k]
+				return nil
+			})
+		}()
+		select {
+		case <-started:
+		case err := <-done:
+			t.Fatalf("write %d: %v", k, err)
+		}
+	}
+	var looked bool
+	third := make(chan error, 1)
+	go func() {
+		third <- s.Update(t.Context(), func(tx integrations.Tx) error {
+			if _, err := tx.Space("s2"); err != nil {
+				return err
+			}
+			if _, err := tx.Installation("inst1"); err != nil {
+				return err
+			}
+			looked = true
+			_, err := enable(tx, "s2", "new2")
+			return err
+		})
+	}()
+	select {
+	case err := <-third:
+		t.Fatalf("a write with cold lookups ended while two lone writes held both lanes (%v): it ran outside the batches", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	release(0)
+	if err := <-third; err != nil {
+		t.Fatalf("third write, once a lane was free: %v", err)
+	}
+	if !looked {
+		t.Error("the third write's lookups failed")
+	}
+	release(1)
+	for k, done := range dones {
+		if err := <-done; err != nil {
+			t.Fatalf("write %d: %v", k, err)
+		}
+	}
+	if err := s.View(t.Context(), func(tx integrations.Tx) error {
+		_, err := tx.SpaceInstallation("inst1", "s2")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestColdLookupRunsAgainWhenTheGenerationMoves is
+// TestPipelinedWriteRunsAgainWhenTheGenerationMoves for a lookup that
+// missed the cache and was read aside: a batch at a later generation does
+// not keep the write, which runs again and reads anew.
+func TestColdLookupRunsAgainWhenTheGenerationMoves(t *testing.T) {
+	s := storetest.Postgres(t)
+	storetest.RefWorld(t, s) // nothing is cached at the generation it leaves
+	pause := func(tx integrations.Tx) error {
+		in, err := tx.Installation("inst1")
+		if err != nil {
+			return err
+		}
+		in.Status = integrations.StatusPaused
+		return tx.UpdateInstallation(in)
+	}
+	runs := 0
+	err := s.Update(t.Context(), func(tx integrations.Tx) error {
+		runs++
+		in, err := tx.Installation("inst1")
+		if err != nil {
+			return err
+		}
+		if runs == 1 {
+			if err := s.Update(t.Context(), pause); err != nil {
+				return err
+			}
+		}
+		_, err = tx.AddSpaceInstallation(spaceInstallation(tx, "handbook", in.Status))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status integrations.Status
+	if err := s.View(t.Context(), func(tx integrations.Tx) error {
+		si, err := tx.SpaceInstallation("inst1", "handbook")
+		if err == nil {
+			status = si.Status
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 || status != integrations.StatusPaused {
+		t.Errorf("the Update ran %d times and made the space installation %s; want twice, and paused", runs, status)
+	}
+}

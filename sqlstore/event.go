@@ -207,7 +207,7 @@ func (t *tx) InitDelivery(integrationID, signingSecret string) (*integrations.De
 // Delivery reads an integration's delivery settings, through the reference
 // cache.
 func (t *tx) Delivery(integrationID string) (*integrations.Delivery, error) {
-	return ref(t, "delivery:"+integrationID, true, copyOf[integrations.Delivery], func() (*integrations.Delivery, error) {
+	return ref(t, "delivery:"+integrationID, true, copyOf[integrations.Delivery], func(t *tx) (*integrations.Delivery, error) {
 		var d integrations.Delivery
 		var all int
 		err := t.queryRow(`SELECT `+deliveryColumns+` FROM deliveries WHERE integration_id = ?`, integrationID).

@@ -120,14 +120,14 @@ func (t *tx) DeleteInstallation(id string) (bool, error) {
 // reference cache; its count of spaces, which enabling and disabling change,
 // is left to CountInstallationSpaces.
 func (t *tx) Installation(id string) (*integrations.Installation, error) {
-	return ref(t, "installation:"+id, true, copyInstallation, func() (*integrations.Installation, error) {
+	return ref(t, "installation:"+id, true, copyInstallation, func(t *tx) (*integrations.Installation, error) {
 		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.id = ?`, id))
 		return in, notFound(err, "Installation %q not found.", id)
 	})
 }
 
 func (t *tx) InstallationOf(integrationID, organizationID string) (*integrations.Installation, error) {
-	return ref(t, "installationOf:"+integrationID+"/"+organizationID, true, copyInstallation, func() (*integrations.Installation, error) {
+	return ref(t, "installationOf:"+integrationID+"/"+organizationID, true, copyInstallation, func(t *tx) (*integrations.Installation, error) {
 		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.integration_id = ? AND inst.organization_id = ?`, integrationID, organizationID))
 		return in, notFound(err, "The integration is not installed on organization %q.", organizationID)
 	})

@@ -132,14 +132,14 @@ func (t *tx) DeleteIntegration(id string) (bool, error) {
 const integrationFrom = ` FROM integrations i JOIN organizations o ON o.id = i.organization_id`
 
 func (t *tx) Integration(name string) (*integrations.Integration, error) {
-	return ref(t, "integration:"+name, true, copyIntegration, func() (*integrations.Integration, error) {
+	return ref(t, "integration:"+name, true, copyIntegration, func(t *tx) (*integrations.Integration, error) {
 		i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.name = ?`, name))
 		return i, notFound(err, "Integration %q not found.", name)
 	})
 }
 
 func (t *tx) IntegrationByID(id string) (*integrations.Integration, error) {
-	return ref(t, "integrationID:"+id, true, copyIntegration, func() (*integrations.Integration, error) {
+	return ref(t, "integrationID:"+id, true, copyIntegration, func(t *tx) (*integrations.Integration, error) {
 		i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.id = ?`, id))
 		return i, notFound(err, "Integration %q not found.", id)
 	})

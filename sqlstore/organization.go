@@ -53,7 +53,7 @@ func (t *tx) UpdateOrganization(o *integrations.Organization) error {
 }
 
 func (t *tx) Organization(id string) (*integrations.Organization, error) {
-	return ref(t, "organization:"+id, true, copyOf[integrations.Organization], func() (*integrations.Organization, error) {
+	return ref(t, "organization:"+id, true, copyOf[integrations.Organization], func(t *tx) (*integrations.Organization, error) {
 		o, err := scanOrganization(t.queryRow(`SELECT `+orgColumns+` FROM organizations o WHERE o.id = ?`, id))
 		return o, notFound(err, "Organization %q not found.", id)
 	})
@@ -148,7 +148,7 @@ func scanMember(s scanner) (*integrations.Member, error) {
 }
 
 func (t *tx) Member(organizationID, userID string) (*integrations.Member, error) {
-	return ref(t, "member:"+organizationID+"/"+userID, true, copyMember, func() (*integrations.Member, error) {
+	return ref(t, "member:"+organizationID+"/"+userID, true, copyMember, func(t *tx) (*integrations.Member, error) {
 		m, err := scanMember(t.queryRow(`SELECT `+memberColumns+` FROM members m JOIN users u ON u.id = m.user_id WHERE m.organization_id = ? AND m.user_id = ?`, organizationID, userID))
 		return m, notFound(err, "User %q is not a member of organization %q.", userID, organizationID)
 	})

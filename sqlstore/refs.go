@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
+
+	"integrations"
 )
 
 // The reference cache. Every request reads a few rows that change rarely —
@@ -103,12 +106,13 @@ func (r *refs) add(gen int64, read map[string]refEntry) {
 }
 
 // ref returns the value of a lookup by key, from the cache when the
-// transaction may use it, else from load. cacheMisses says whether a lookup
-// that found nothing may be cached: not for tokens, whose creation leaves
-// the generation alone.
-func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func() (*T, error)) (*T, error) {
+// transaction may use it, else from load, which reads it on the
+// transaction it is given. cacheMisses says whether a lookup that found
+// nothing may be cached: not for tokens, whose creation leaves the
+// generation alone.
+func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func(*tx) (*T, error)) (*T, error) {
 	if t.db.refs == nil || t.wrote || t.perStatement {
-		return load()
+		return load(t)
 	}
 	if !t.genRead {
 		var err error
@@ -130,7 +134,16 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 		}
 		return copy(e.value.(*T)), nil
 	}
-	v, err := load()
+	var v *T
+	var err error
+	if t.tx == nil && t.pipe != nil && t.stop == nil {
+		err = t.aside(func(a *tx) (err error) {
+			v, err = load(a)
+			return err
+		})
+	} else {
+		v, err = load(t)
+	}
 	switch {
 	case err == nil:
 		t.read(key, refEntry{value: copy(v)})
@@ -164,6 +177,26 @@ func (db *DB) generation(ctx context.Context) (int64, error) {
 		db.genAt.set(v, n)
 	}
 	return n, err
+}
+
+// aside runs read in a read-only transaction of its own at t's reference
+// generation, for a write transaction of the pipeline (pipeline.go) that
+// has not begun or is the member of a batch. A lookup that missed the cache
+// would otherwise be a statement of t's own: the first, which a read leaves
+// out of the batches, so that t would run alone; or a second statement of
+// a member, which ends its batch and makes every member run again alone.
+// A row of the cache's tables read in a snapshot of the same generation is
+// the row that t reads (see above), as a cached one is; a member's
+// generation is its batch's. When the generation moved meanwhile, t stops
+// with errGenerationMoved, to run again.
+func (t *tx) aside(read func(*tx) error) error {
+	a := &tx{ctx: t.ctx, db: t.db, stmts: t.db.readStmts, now: t.now, lazy: t.db.read, lazyOpts: t.db.dialect.ReadTx,
+		gen: t.gen, genRead: true}
+	err := a.do(func(integrations.Tx) error { return read(a) })
+	if errors.Is(err, errGenerationMoved) {
+		t.stop = errGenerationMoved
+	}
+	return err
 }
 
 // copyOf returns a shallow copy of v.

@@ -85,7 +85,7 @@ func (t *tx) DeleteUser(id string) (bool, error) {
 }
 
 func (t *tx) User(id string) (*integrations.User, error) {
-	return ref(t, "user:"+id, true, copyOf[integrations.User], func() (*integrations.User, error) {
+	return ref(t, "user:"+id, true, copyOf[integrations.User], func(t *tx) (*integrations.User, error) {
 		u, err := scanUser(t.queryRow(`SELECT `+userColumns+` FROM users u WHERE u.id = ?`, id))
 		return u, notFound(err, "User %q not found.", id)
 	})
@@ -105,7 +105,7 @@ func (t *tx) CreateToken(tok *integrations.Token) error {
 // Token takes tokens from the reference cache, but never the absence of one:
 // creating a token leaves the reference generation alone.
 func (t *tx) Token(hash string) (*integrations.Token, error) {
-	return ref(t, "token:"+hash, false, copyOf[integrations.Token], func() (*integrations.Token, error) { return t.token(hash) })
+	return ref(t, "token:"+hash, false, copyOf[integrations.Token], func(t *tx) (*integrations.Token, error) { return t.token(hash) })
 }
 
 func (t *tx) token(hash string) (*integrations.Token, error) {
