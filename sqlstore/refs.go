@@ -188,9 +188,15 @@ func (db *DB) generation(ctx context.Context) (int64, error) {
 // A row of the cache's tables read in a snapshot of the same generation is
 // the row that t reads (see above), as a cached one is; a member's
 // generation is its batch's. When the generation moved meanwhile, t stops
-// with errGenerationMoved, to run again.
+// with errGenerationMoved, to run again. A member's read is bound to no
+// context of its caller's, as its batch is not: a caller going away must
+// not end the batch of the others.
 func (t *tx) aside(read func(*tx) error) error {
-	a := &tx{ctx: t.ctx, db: t.db, stmts: t.db.readStmts, now: t.now, lazy: t.db.read, lazyOpts: t.db.dialect.ReadTx,
+	ctx := t.ctx
+	if t.member != nil {
+		ctx = context.WithoutCancel(ctx)
+	}
+	a := &tx{ctx: ctx, db: t.db, stmts: t.db.readStmts, now: t.now, lazy: t.db.read, lazyOpts: t.db.dialect.ReadTx,
 		gen: t.gen, genRead: true}
 	err := a.do(func(integrations.Tx) error { return read(a) })
 	if errors.Is(err, errGenerationMoved) {
