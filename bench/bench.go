@@ -913,7 +913,7 @@ func printTable(w io.Writer, r *Results) {
 	fmt.Fprintf(w, "\nserver peak RSS %.0f MB, baseline peak RSS %.0f MB; other processes used %.0f%% of the CPU meanwhile\n",
 		float64(r.ServerPeakRSS)/(1<<20), float64(r.BaselinePeakRSS)/(1<<20), 100*r.OthersCPUShare)
 	for _, o := range r.Operations {
-		f := o.Server
+		f := &o.Server
 		if o.Kind != "write" || f.MachineCPUPerStepUs <= 0 {
 			continue
 		}
@@ -925,15 +925,13 @@ func printTable(w io.Writer, r *Results) {
 				fmt.Fprintf(w, " (%.0fus alone)", b.CPUPerStepUs)
 			}
 		}
-		fmt.Fprintf(w, ", the load generator %.0fus; the whole machine %.0fus, so %d CPUs make at most %.0f %ss/s at that cost; %.0f%% of the CPU idle\n",
-			f.LoadCPUPerStepUs, f.MachineCPUPerStepUs, r.Machine.CPUs, float64(r.Machine.CPUs)/f.MachineCPUPerStepUs*1e6, unit, 100*f.IdleShare)
+		fmt.Fprintln(w, machineCost(f, r.Machine.CPUs, unit))
 	}
 	for _, o := range r.Operations {
 		if f := o.WriteBaseline; f != nil && f.MachineCPUPerStepUs > 0 {
 			unit := strings.TrimSuffix(o.Unit, "s")
-			fmt.Fprintf(w, "%s behind a minimal net/http server (the write baseline): %.0f %s/s, p50 %.2fms, p99 %.2fms, the server's %.2fx; it used %.0fus of CPU per %s, PostgreSQL's backends %.0fus, the load generator %.0fus; the whole machine %.0fus, so %d CPUs make at most %.0f %ss/s at that cost; %.0f%% of the CPU idle\n",
-				o.Name, f.Rate, unitAbbrev(o.Unit), f.P50Ms, f.P99Ms, o.WriteRatio, f.CPUPerStepUs, unit, f.DatabaseCPUPerStepUs, f.LoadCPUPerStepUs,
-				f.MachineCPUPerStepUs, r.Machine.CPUs, float64(r.Machine.CPUs)/f.MachineCPUPerStepUs*1e6, unit, 100*f.IdleShare)
+			fmt.Fprintf(w, "%s behind a minimal net/http server (the write baseline): %.0f %s/s, p50 %.2fms, p99 %.2fms, the server's %.2fx; it used %.0fus of CPU per %s, PostgreSQL's backends %.0fus%s\n",
+				o.Name, f.Rate, unitAbbrev(o.Unit), f.P50Ms, f.P99Ms, o.WriteRatio, f.CPUPerStepUs, unit, f.DatabaseCPUPerStepUs, machineCost(f, r.Machine.CPUs, unit))
 		}
 	}
 	for _, o := range r.Operations {
@@ -943,6 +941,14 @@ func printTable(w io.Writer, r *Results) {
 			}
 		}
 	}
+}
+
+// machineCost is the end of a write's line: the load generator's CPU a
+// step, the whole machine's, the most steps a second the machine's CPUs
+// make at that cost, and the share of the CPU left idle.
+func machineCost(f *figures, cpus int, unit string) string {
+	return fmt.Sprintf(", the load generator %.0fus; the whole machine %.0fus, so %d CPUs make at most %.0f %ss/s at that cost; %.0f%% of the CPU idle",
+		f.LoadCPUPerStepUs, f.MachineCPUPerStepUs, cpus, float64(cpus)/f.MachineCPUPerStepUs*1e6, unit, 100*f.IdleShare)
 }
 
 func baselineErrors(o Operation) int {

@@ -44,33 +44,16 @@ type ceilingStep struct {
 // CPU seconds of the database's backends meanwhile (the figures' CPU per
 // step is theirs).
 func measureCeiling(ctx context.Context, dbURL string, w *world, slots []slot, callers int, warmup, duration time.Duration, dbCPU func() float64) (figures, float64, error) {
-	lanes := postgres.Dialect.PipelineWrites
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	_, steps, stop, err := ceilingLanes(ctx, dbURL, callers)
 	if err != nil {
 		return figures{}, 0, err
 	}
-	cfg.MaxConns = int32(lanes)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return figures{}, 0, err
-	}
-	defer pool.Close()
+	defer stop()
 	d := w.dataset
 	org := map[string]string{} // installation id -> organization id
 	for i := range d.Installations {
 		org[d.Installations[i].ID] = d.Installations[i].OrganizationID
 	}
-
-	steps := make(chan *ceilingStep)
-	stop := make(chan struct{})
-	var lanesDone sync.WaitGroup
-	for range lanes {
-		lanesDone.Go(func() { ceilingLane(ctx, pool, steps, stop, callers) })
-	}
-	defer func() {
-		close(stop)
-		lanesDone.Wait()
-	}()
 
 	var mu sync.Mutex
 	var s sample
@@ -135,6 +118,33 @@ var (
 // ceilingChange is an enable or a disable: its statement and its event.
 type ceilingChange struct {
 	query, event string
+}
+
+// ceilingLanes opens a pool of one connection per lane of the server's
+// pipeline on the database and starts the lanes, which take the steps sent
+// to steps, most at once in a batch; stop ends the lanes and closes the
+// pool.
+func ceilingLanes(ctx context.Context, dbURL string, most int) (pool *pgxpool.Pool, steps chan<- *ceilingStep, stop func(), err error) {
+	lanes := postgres.Dialect.PipelineWrites
+	cfg, err := pgxpool.ParseConfig(dbURL)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cfg.MaxConns = int32(lanes)
+	if pool, err = pgxpool.NewWithConfig(ctx, cfg); err != nil {
+		return nil, nil, nil, err
+	}
+	ch := make(chan *ceilingStep)
+	quit := make(chan struct{})
+	var lanesDone sync.WaitGroup
+	for range lanes {
+		lanesDone.Go(func() { ceilingLane(ctx, pool, ch, quit, most) })
+	}
+	return pool, ch, func() {
+		close(quit)
+		lanesDone.Wait()
+		pool.Close()
+	}, nil
 }
 
 // ceilingPair enables and disables an installation on a space, as two

@@ -9,12 +9,8 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
-	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"integrations/postgres"
 )
 
 // The write baseline is the physical limit of the pairs over HTTP on the
@@ -57,17 +53,11 @@ func ServeWriteBaseline(ctx context.Context, args []string, stderr io.Writer) er
 		return fmt.Errorf("%s: no answer to an enable (POST) and a disable (DELETE)", *file)
 	}
 
-	cfg, err := pgxpool.ParseConfig(*database)
+	pool, steps, stop, err := ceilingLanes(ctx, *database, *callers)
 	if err != nil {
 		return err
 	}
-	lanes := postgres.Dialect.PipelineWrites
-	cfg.MaxConns = int32(lanes)
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
+	defer stop()
 	// The integration and the organization of each installation, for the
 	// events.
 	type owner struct{ integration, organization string }
@@ -84,17 +74,6 @@ func ServeWriteBaseline(ctx context.Context, args []string, stderr io.Writer) er
 	}); err != nil {
 		return err
 	}
-
-	steps := make(chan *ceilingStep)
-	stop := make(chan struct{})
-	var lanesDone sync.WaitGroup
-	for range lanes {
-		lanesDone.Go(func() { ceilingLane(ctx, pool, steps, stop, *callers) })
-	}
-	defer func() {
-		close(stop)
-		lanesDone.Wait()
-	}()
 
 	// change runs an enable or a disable of the request's installation on
 	// spaceID and answers what the real server answered to its own.
