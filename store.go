@@ -95,6 +95,10 @@ type Tx interface {
 
 	CreateIntegration(i *Integration) error
 	UpdateIntegration(i *Integration) error
+	// DeleteIntegration deletes the integration with its installations
+	// and events. Run it in Update: on PostgreSQL only the conflicts of
+	// serializable transactions keep an event created meanwhile from
+	// staying behind (migration 0009).
 	DeleteIntegration(id string) (bool, error)
 	// Integration finds an integration by name; its Owner is filled in.
 	Integration(name string) (*Integration, error)

@@ -32,6 +32,9 @@ func scanEvent(s scanner) (*integrations.Event, error) {
 // INSERT, which the transaction holds back to send with its COMMIT where
 // the dialect can (holdBack).
 func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventAttempt) error {
+	if err := t.eventIntegration(e.IntegrationID); err != nil {
+		return err
+	}
 	var firstAt int64
 	var firstError string
 	if len(attempts) == 1 && undelivered(e, attempts[0]) {
@@ -64,6 +67,24 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 		}
 	}
 	return nil
+}
+
+// eventIntegration fails with ENOTFOUND unless the event's integration
+// exists in the transaction's snapshot. On PostgreSQL no foreign key checks
+// it (migration 0009): a transaction that sees one snapshot takes the
+// integration from the reference cache, at the generation it read, and a
+// concurrent deletion of the integration conflicts with it (the migration
+// says how); the READ COMMITTED transactions of UpdateLeases, which only
+// PostgreSQL has, lock the row for the rest of the transaction, as the key
+// did. On SQLite the key stays, and the lookup is one of the cache.
+func (t *tx) eventIntegration(id string) error {
+	if !t.perStatement {
+		_, err := t.IntegrationByID(id)
+		return err
+	}
+	var found string
+	err := t.queryRow(`SELECT id FROM integrations WHERE id = ? FOR KEY SHARE`, id).Scan(&found)
+	return notFound(err, "Integration %q not found.", id)
 }
 
 // undelivered reports whether a is the attempt of an event that was not

@@ -228,11 +228,25 @@ func testEvents(t *testing.T, s integrations.Store) {
 			runs := 0
 			err := tt.run(t.Context(), func(tx integrations.Tx) error {
 				runs++
-				return tx.CreateEvent(event("orphan", "nope", "", t0))
+				_, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "nope", SpaceID: "nope", Status: integrations.StatusActive,
+					CreatedAt: t0, UpdatedAt: t0})
+				return err
 			})
 			if integrations.ErrorCode(err) != integrations.ENOTFOUND || runs < tt.minRuns || runs > tt.maxRuns {
 				t.Errorf("%s with a foreign key violation: %v after %d runs, want ENOTFOUND after %d to %d", tt.name, err, runs, tt.minRuns, tt.maxRuns)
 			}
+		}
+		// An event of an integration that does not exist fails, in either
+		// kind of transaction, whether or not a foreign key checks it.
+		for _, tt := range []struct {
+			name string
+			run  func(context.Context, func(integrations.Tx) error) error
+		}{{"UpdateLeases", s.UpdateLeases}, {"Update", s.Update}} {
+			err := tt.run(t.Context(), func(tx integrations.Tx) error { return tx.CreateEvent(event("orphan", "nope", "", t0)) })
+			if integrations.ErrorCode(err) != integrations.ENOTFOUND {
+				t.Errorf("%s: an event of an unknown integration: %v, want ENOTFOUND", tt.name, err)
+			}
+			missing(t, s, "event of an unknown integration", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("orphan") })
 		}
 	})
 	t.Run("events go with their integration, and their attempts with them", func(t *testing.T) {
