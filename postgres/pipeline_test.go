@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -622,5 +623,61 @@ func TestColdLookupsJoinTheBatches(t *testing.T) {
 		return err
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestLookupsReadOnceInATransaction checks that a write that looks up the
+// same row twice on a cold cache reads it once: the second lookup finds what
+// the first read, which the cache gets only once the transaction commits.
+// (An event's integration is looked up by the service, then by CreateEvent,
+// migration 0009.) It counts the round trips of a write that looks up its
+// integration once, then of one that looks it up twice, each on a cold
+// cache, with no read window, so that each runs its own queries.
+func TestLookupsReadOnceInATransaction(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	storetest.PostgresAt(t, url).Close() // migrates
+	proxy := newFlightCounter(t, url)
+	s, err := postgres.OpenWithReadWindow(t.Context(), proxy.url, postgres.Options{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.RefWorld(t, s)
+	flights := func(k, lookups int) int {
+		t.Helper()
+		// A change to a table of the cache: nothing is cached at the
+		// generation it leaves.
+		if err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: fmt.Sprintf("Alice %d", k), Email: "alice@example.com"})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		before := proxy.flights()
+		if err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			for range lookups {
+				if _, err := tx.IntegrationByID("int1"); err != nil {
+					return err
+				}
+			}
+			return tx.CreateEvent(setupEvent(tx, fmt.Sprintf("looked%d", k), "int1", "handbook"))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return proxy.flights() - before
+	}
+	// The fewest of a few runs each, after a first of each: a new
+	// connection of the pool adds its own round trips.
+	least := func(lookups int) int {
+		n := math.MaxInt
+		for k := range 4 {
+			if f := flights(10*lookups+k, lookups); k > 0 {
+				n = min(n, f)
+			}
+		}
+		return n
+	}
+	once, twice := least(1), least(2)
+	if twice != once {
+		t.Errorf("a write that looked its integration up twice took %d round trips, once %d", twice, once)
 	}
 }

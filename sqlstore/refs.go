@@ -128,7 +128,14 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 		}
 		t.genRead = true
 	}
-	if e, ok := t.db.refs.get(t.gen, key); ok {
+	// What the transaction read itself, at its generation, before the
+	// cache: a row that missed the cache is not read twice (the cache gets
+	// it only once the transaction commits).
+	e, ok := t.reads[key]
+	if !ok {
+		e, ok = t.db.refs.get(t.gen, key)
+	}
+	if ok {
 		if e.err != nil {
 			return nil, e.err
 		}
