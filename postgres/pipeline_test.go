@@ -272,12 +272,21 @@ func TestPipelinedWritesShareRoundTrips(t *testing.T) {
 	defer s.Close()
 	const n = 40
 	spacesWorld(t, s, n)
-	warm := func(tx integrations.Tx) error { // fills the reference cache
-		_, err := tx.Installation("inst1")
-		if err == nil {
-			_, err = tx.Space("s0")
+	// Fills the reference cache with what the enables look up, as the
+	// service's writes look it up before.
+	warm := func(tx integrations.Tx) error {
+		if _, err := tx.Installation("inst1"); err != nil {
+			return err
 		}
-		return err
+		if _, err := tx.IntegrationByID("int1"); err != nil {
+			return err
+		}
+		for k := range n {
+			if _, err := tx.Space(fmt.Sprintf("s%d", k)); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	if err := s.View(t.Context(), warm); err != nil {
 		t.Fatal(err)

@@ -72,7 +72,8 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 // eventIntegration fails with ENOTFOUND unless the event's integration
 // exists in the transaction's snapshot. On PostgreSQL no foreign key checks
 // it (migration 0009): a transaction that sees one snapshot takes the
-// integration from the reference cache, at the generation it read, and a
+// integration from the reference cache, at the generation it read (the
+// lookup that the service made before, read once: see ref), and a
 // concurrent deletion of the integration conflicts with it (the migration
 // says how); the READ COMMITTED transactions of UpdateLeases, which only
 // PostgreSQL has, lock the row for the rest of the transaction, as the key

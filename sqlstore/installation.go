@@ -203,6 +203,9 @@ func (t *tx) CreateSpaceInstallation(si *integrations.SpaceInstallation) error {
 	if err := t.insertErr(err, "This space installation"); err != nil {
 		return err
 	}
+	if err := t.spaceInstallationRefs(si); err != nil {
+		return err
+	}
 	return t.addExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
 }
 
@@ -213,7 +216,46 @@ func (t *tx) AddSpaceInstallation(si *integrations.SpaceInstallation) (bool, err
 	if err := t.insertErr(err, "This space installation"); err != nil || !created {
 		return false, err
 	}
+	if err := t.spaceInstallationRefs(si); err != nil {
+		return false, err
+	}
 	return true, t.addExternalIDs(`space_installation_external_ids`, []string{"installation_id", "space_id"}, []any{si.InstallationID, si.SpaceID}, si.ExternalIDs)
+}
+
+// spaceInstallationRefs fails with ENOTFOUND unless the installation and
+// the space of a new space installation exist in the transaction's
+// snapshot. On PostgreSQL no foreign key checks them (migration 0010): see
+// eventIntegration, which does the same for an event's integration. It
+// runs after the insert, which fails with the transaction if it does: the
+// insert, sent with the BEGIN, reads the generation at which the lookups
+// are made, where lookups before it would need a reading of their own in a
+// transaction that looked nothing up before (the service looks both up
+// first, and the lookups here find what it read).
+// Its error keeps the transaction from committing, as the failed insert
+// of a foreign key's would: even one whose function goes on without it.
+func (t *tx) spaceInstallationRefs(si *integrations.SpaceInstallation) error {
+	err := t.spaceInstallationRefsExist(si)
+	if err != nil && t.heldErr == nil {
+		t.heldErr = err
+	}
+	return err
+}
+
+func (t *tx) spaceInstallationRefsExist(si *integrations.SpaceInstallation) error {
+	if !t.perStatement {
+		if _, err := t.Installation(si.InstallationID); err != nil {
+			return err
+		}
+		_, err := t.Space(si.SpaceID)
+		return err
+	}
+	var found string
+	err := t.queryRow(`SELECT id FROM installations WHERE id = ? FOR KEY SHARE`, si.InstallationID).Scan(&found)
+	if err = notFound(err, "Installation %q not found.", si.InstallationID); err != nil {
+		return err
+	}
+	err = t.queryRow(`SELECT id FROM spaces WHERE id = ? FOR KEY SHARE`, si.SpaceID).Scan(&found)
+	return notFound(err, "Space %q not found.", si.SpaceID)
 }
 
 func spaceInstallationArgs(si *integrations.SpaceInstallation) []any {

@@ -1069,6 +1069,35 @@ func testSpaceInstallations(t *testing.T, s integrations.Store) {
 		_, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "nope", SpaceID: "s1", Status: integrations.StatusActive, CreatedAt: t0, UpdatedAt: t0})
 		return err
 	})
+	// One of a space that does not exist neither; and a transaction that
+	// goes on without the error does not commit it either (a store may make
+	// the transaction fail, as PostgreSQL's does without a foreign key).
+	for _, add := range []func(tx integrations.Tx, si *integrations.SpaceInstallation) error{
+		func(tx integrations.Tx, si *integrations.SpaceInstallation) error {
+			return tx.CreateSpaceInstallation(si)
+		},
+		func(tx integrations.Tx, si *integrations.SpaceInstallation) error {
+			_, err := tx.AddSpaceInstallation(si)
+			return err
+		},
+	} {
+		unknown := func() *integrations.SpaceInstallation {
+			return &integrations.SpaceInstallation{InstallationID: "slack-acme", SpaceID: "nope", Status: integrations.StatusActive, CreatedAt: t0, UpdatedAt: t0}
+		}
+		failsWith(t, s, integrations.ENOTFOUND, func(tx integrations.Tx) error { return add(tx, unknown()) })
+		err := s.Update(t.Context(), func(tx integrations.Tx) error {
+			if err := add(tx, unknown()); integrations.ErrorCode(err) != integrations.ENOTFOUND {
+				t.Errorf("a space installation on an unknown space: %v, want ENOTFOUND", err)
+			}
+			return nil
+		})
+		if err != nil && integrations.ErrorCode(err) != integrations.ENOTFOUND {
+			t.Errorf("a transaction that went on without its error: %v, want none or ENOTFOUND", err)
+		}
+		missing(t, s, "space installation on an unknown space", func(tx integrations.Tx) (*integrations.SpaceInstallation, error) {
+			return tx.SpaceInstallation("slack-acme", "nope")
+		})
+	}
 	update(t, s, func(tx integrations.Tx) (err error) {
 		added, err = tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "mermaid-acme", SpaceID: "s2", Status: integrations.StatusActive,
 			Configuration: json.RawMessage(`{}`), ExternalIDs: []string{"E8"}, CreatedAt: at(5), UpdatedAt: at(5)})

@@ -228,9 +228,8 @@ func testEvents(t *testing.T, s integrations.Store) {
 			runs := 0
 			err := tt.run(t.Context(), func(tx integrations.Tx) error {
 				runs++
-				_, err := tx.AddSpaceInstallation(&integrations.SpaceInstallation{InstallationID: "nope", SpaceID: "nope", Status: integrations.StatusActive,
-					CreatedAt: t0, UpdatedAt: t0})
-				return err
+				return tx.CreateInstallation(&integrations.Installation{ID: "orphan", IntegrationID: "nope", OrganizationID: "o1",
+					Status: integrations.StatusActive, SpaceSelection: "selected", SiteSelection: "selected", CreatedAt: t0, UpdatedAt: t0})
 			})
 			if integrations.ErrorCode(err) != integrations.ENOTFOUND || runs < tt.minRuns || runs > tt.maxRuns {
 				t.Errorf("%s with a foreign key violation: %v after %d runs, want ENOTFOUND after %d to %d", tt.name, err, runs, tt.minRuns, tt.maxRuns)
