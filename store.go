@@ -87,7 +87,8 @@ type Tx interface {
 
 	CreateSpace(s *Space) error
 	UpdateSpace(s *Space) error
-	// DeleteSpace reports whether the space existed.
+	// DeleteSpace reports whether the space existed. Run it in Update, as
+	// DeleteIntegration and DeleteInstallation (migration 0010).
 	DeleteSpace(id string) (bool, error)
 	Space(id string) (*Space, error)
 	SpaceByTitle(organizationID, title string) (*Space, error)
@@ -97,8 +98,8 @@ type Tx interface {
 	UpdateIntegration(i *Integration) error
 	// DeleteIntegration deletes the integration with its installations
 	// and events. Run it in Update: on PostgreSQL only the conflicts of
-	// serializable transactions keep an event created meanwhile from
-	// staying behind (migration 0009).
+	// serializable transactions keep an event or a space installation
+	// created meanwhile from staying behind (migrations 0009 and 0010).
 	DeleteIntegration(id string) (bool, error)
 	// Integration finds an integration by name; its Owner is filled in.
 	Integration(name string) (*Integration, error)
@@ -118,6 +119,8 @@ type Tx interface {
 
 	CreateInstallation(in *Installation) error
 	UpdateInstallation(in *Installation) error
+	// DeleteInstallation deletes the installation with its space
+	// installations. Run it in Update, as DeleteIntegration.
 	DeleteInstallation(id string) (bool, error)
 	// Installation and InstallationOf leave the installation's Spaces at 0:
 	// access checks, their main callers, need no count, and counting costs

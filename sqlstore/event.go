@@ -81,11 +81,22 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 func (t *tx) eventIntegration(id string) error {
 	if !t.perStatement {
 		_, err := t.IntegrationByID(id)
-		return err
+		return t.refused(err)
 	}
 	var found string
 	err := t.queryRow(`SELECT id FROM integrations WHERE id = ? FOR KEY SHARE`, id).Scan(&found)
-	return notFound(err, "Integration %q not found.", id)
+	return t.refused(notFound(err, "Integration %q not found.", id))
+}
+
+// refused returns the error of a check that stands for a foreign key's
+// (eventIntegration, spaceInstallationRefs), and keeps the transaction from
+// committing with it, as a statement that failed a key's check would on
+// PostgreSQL: even one whose function goes on without the error.
+func (t *tx) refused(err error) error {
+	if err != nil && t.heldErr == nil {
+		t.heldErr = err
+	}
+	return err
 }
 
 // undelivered reports whether a is the attempt of an event that was not

@@ -231,14 +231,8 @@ func (t *tx) AddSpaceInstallation(si *integrations.SpaceInstallation) (bool, err
 // are made, where lookups before it would need a reading of their own in a
 // transaction that looked nothing up before (the service looks both up
 // first, and the lookups here find what it read).
-// Its error keeps the transaction from committing, as the failed insert
-// of a foreign key's would: even one whose function goes on without it.
 func (t *tx) spaceInstallationRefs(si *integrations.SpaceInstallation) error {
-	err := t.spaceInstallationRefsExist(si)
-	if err != nil && t.heldErr == nil {
-		t.heldErr = err
-	}
-	return err
+	return t.refused(t.spaceInstallationRefsExist(si))
 }
 
 func (t *tx) spaceInstallationRefsExist(si *integrations.SpaceInstallation) error {

@@ -246,6 +246,18 @@ func testEvents(t *testing.T, s integrations.Store) {
 				t.Errorf("%s: an event of an unknown integration: %v, want ENOTFOUND", tt.name, err)
 			}
 			missing(t, s, "event of an unknown integration", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("orphan") })
+			// Nor does a transaction that goes on without the error
+			// commit it.
+			err = tt.run(t.Context(), func(tx integrations.Tx) error {
+				if err := tx.CreateEvent(event("orphan", "nope", "", t0)); integrations.ErrorCode(err) != integrations.ENOTFOUND {
+					t.Errorf("%s: an event of an unknown integration: %v, want ENOTFOUND", tt.name, err)
+				}
+				return nil
+			})
+			if err != nil && integrations.ErrorCode(err) != integrations.ENOTFOUND {
+				t.Errorf("%s: a transaction that went on without its error: %v, want none or ENOTFOUND", tt.name, err)
+			}
+			missing(t, s, "event of an unknown integration", func(tx integrations.Tx) (*integrations.Event, error) { return tx.Event("orphan") })
 		}
 	})
 	t.Run("events go with their integration, and their attempts with them", func(t *testing.T) {
