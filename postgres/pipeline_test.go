@@ -168,7 +168,7 @@ func TestPipelinedWritesBehaveAsAlone(t *testing.T) {
 			_, err := enable(tx, "s0", "e1") // an event that exists
 			return err
 		}, wantCode: integrations.ECONFLICT, want: state{retry: "failed"}},
-		{name: "runs into a foreign key", fn: func(tx integrations.Tx, event string) error {
+		{name: "refers to an unknown integration", fn: func(tx integrations.Tx, event string) error {
 			return tx.CreateEvent(setupEvent(tx, event, "nope", "s0"))
 		}, wantCode: integrations.ENOTFOUND, want: state{retry: "failed"}},
 		{name: "races for a space installation", fn: func(tx integrations.Tx, event string) (err error) {
