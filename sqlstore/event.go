@@ -75,17 +75,26 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 // integration from the reference cache, at the generation it read (the
 // lookup that the service made before, read once: see ref), and a
 // concurrent deletion of the integration conflicts with it (the migration
-// says how); the READ COMMITTED transactions of UpdateLeases, which only
-// PostgreSQL has, lock the row for the rest of the transaction, as the key
-// did. On SQLite the key stays, and the lookup is one of the cache.
+// says how); the READ COMMITTED transactions of UpdateLeases lock the row
+// instead (lockedRow). On SQLite the key stays, and the lookup is one of the
+// cache.
 func (t *tx) eventIntegration(id string) error {
 	if !t.perStatement {
 		_, err := t.IntegrationByID(id)
 		return t.refused(err)
 	}
+	return t.refused(t.lockedRow("integrations", "Integration", id))
+}
+
+// lockedRow fails with ENOTFOUND unless the row of table with id exists,
+// and keeps it from being deleted until the transaction ends
+// (Dialect.LockRow), as a foreign key's check would: for transactions that
+// see what committed before each statement, where a lookup alone could be
+// of a row that a concurrent transaction deletes.
+func (t *tx) lockedRow(table, kind, id string) error {
 	var found string
-	err := t.queryRow(`SELECT id FROM integrations WHERE id = ? FOR KEY SHARE`, id).Scan(&found)
-	return t.refused(notFound(err, "Integration %q not found.", id))
+	err := t.queryRow(`SELECT id FROM `+table+` WHERE id = ?`+t.db.dialect.LockRow, id).Scan(&found)
+	return notFound(err, "%s %q not found.", kind, id)
 }
 
 // refused returns the error of a check that stands for a foreign key's

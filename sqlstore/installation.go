@@ -243,13 +243,10 @@ func (t *tx) spaceInstallationRefsExist(si *integrations.SpaceInstallation) erro
 		_, err := t.Space(si.SpaceID)
 		return err
 	}
-	var found string
-	err := t.queryRow(`SELECT id FROM installations WHERE id = ? FOR KEY SHARE`, si.InstallationID).Scan(&found)
-	if err = notFound(err, "Installation %q not found.", si.InstallationID); err != nil {
+	if err := t.lockedRow("installations", "Installation", si.InstallationID); err != nil {
 		return err
 	}
-	err = t.queryRow(`SELECT id FROM spaces WHERE id = ? FOR KEY SHARE`, si.SpaceID).Scan(&found)
-	return notFound(err, "Space %q not found.", si.SpaceID)
+	return t.lockedRow("spaces", "Space", si.SpaceID)
 }
 
 func spaceInstallationArgs(si *integrations.SpaceInstallation) []any {
