@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -137,8 +138,9 @@ func ceilingLanes(ctx context.Context, dbURL string, most int) (pool *pgxpool.Po
 	ch := make(chan *ceilingStep)
 	quit := make(chan struct{})
 	var lanesDone sync.WaitGroup
+	var busy atomic.Int32
 	for range lanes {
-		lanesDone.Go(func() { ceilingLane(ctx, pool, ch, quit, most) })
+		lanesDone.Go(func() { ceilingLane(ctx, pool, ch, quit, most, &busy) })
 	}
 	return pool, ch, func() {
 		close(quit)
@@ -181,8 +183,10 @@ func (c ceilingChange) run(ctx context.Context, steps chan<- *ceilingStep, integ
 
 // ceilingLane sends the steps waiting when it is free as one serializable
 // transaction of two round trips, as a lane of the server's pipeline does,
-// their events in one insert of many rows, until stop.
-func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingStep, stop <-chan struct{}, most int) {
+// their events in one insert of many rows, until stop. As there, a step
+// alone while another lane (counted by busy) runs a batch waits
+// sqlstore.PipelineLinger for others.
+func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingStep, stop <-chan struct{}, most int, busy *atomic.Int32) {
 	pipeline := func(conn *pgx.Conn, statements ...*sqlstore.Statement) error {
 		var b pgx.Batch
 		for _, st := range statements {
@@ -207,6 +211,20 @@ func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingS
 				break more
 			}
 		}
+		if len(batch) == 1 && busy.Load() > 0 {
+			timer := time.NewTimer(sqlstore.PipelineLinger)
+		linger:
+			for len(batch) < most {
+				select {
+				case st := <-steps:
+					batch = append(batch, st)
+				case <-timer.C:
+					break linger
+				}
+			}
+			timer.Stop()
+		}
+		busy.Add(1)
 		err := pool.AcquireFunc(ctx, func(c *pgxpool.Conn) error {
 			conn := c.Conn()
 			round := []*sqlstore.Statement{{Query: "BEGIN ISOLATION LEVEL SERIALIZABLE"}, {Query: postgres.Dialect.VersionQuery}}
@@ -222,6 +240,7 @@ func ceilingLane(ctx context.Context, pool *pgxpool.Pool, steps <-chan *ceilingS
 			}
 			return err
 		})
+		busy.Add(-1)
 		for _, st := range batch {
 			st.done <- err
 		}

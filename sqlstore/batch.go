@@ -102,6 +102,21 @@ func gather[T any](ch <-chan T, quit <-chan struct{}, most int) ([]T, bool) {
 	return items, true
 }
 
+// gatherFor adds to items those that come on ch within d, most in all.
+func gatherFor[T any](items []T, ch <-chan T, d time.Duration, most int) []T {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for len(items) < most {
+		select {
+		case v := <-ch:
+			items = append(items, v)
+		case <-timer.C:
+			return items
+		}
+	}
+	return items
+}
+
 // close stops the batcher once the batch under way has committed.
 func (b *batcher) close() {
 	close(b.quit)

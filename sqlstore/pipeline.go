@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pipelined group commit. Where writers run at the same time but each
@@ -64,6 +65,15 @@ import (
 // maxMembers bounds the members of one batch.
 const maxMembers = 64
 
+// PipelineLinger is how long a lane that found a single member waiting, while
+// another lane runs a batch, waits for more to join it. Without it, under
+// load, the lanes took turns at a large batch and a batch of one, which
+// costs as many round trips and a commit of its own: half the batches had a
+// single member (bench/HISTORY.md, a tenth session). A batch takes longer
+// than that to run, so the wait costs the lone member little; when no other
+// lane is busy, a lone member waits for nothing.
+const PipelineLinger = 100 * time.Microsecond
+
 // errRunAlone is what a member of a batch returns when it must run again on
 // its own: the batch could not keep it.
 var errRunAlone = errors.New("sqlstore: the write runs again outside the batch")
@@ -74,6 +84,9 @@ type pipeline struct {
 	quit  chan struct{}
 	stop  sync.Once
 	lanes sync.WaitGroup
+	busy  atomic.Int32 // lanes running a batch
+	// linger is how long a lane waits for company for a lone member.
+	linger time.Duration
 }
 
 // member is a write transaction in a batch.
@@ -98,7 +111,7 @@ type member struct {
 
 // newPipeline starts lanes goroutines, each running one batch at a time.
 func newPipeline(db *DB, lanes int) *pipeline {
-	p := &pipeline{db: db, joins: make(chan *member), quit: make(chan struct{})}
+	p := &pipeline{db: db, joins: make(chan *member), quit: make(chan struct{}), linger: PipelineLinger}
 	p.lanes.Add(lanes)
 	for range lanes {
 		go p.lane()
@@ -196,12 +209,26 @@ func (p *pipeline) lane() {
 		}
 	}()
 	for {
-		batch, ok := gather(p.joins, p.quit, maxMembers)
+		batch, ok := p.next()
 		if !ok {
 			return
 		}
+		p.busy.Add(1)
 		conn = p.run(batch, conn)
+		p.busy.Add(-1)
 	}
+}
+
+// next waits for the members of the lane's next batch: those waiting when
+// the first comes, and, where that is one alone while another lane runs a
+// batch, those that come within p.linger. It reports false once the
+// pipeline is closed instead.
+func (p *pipeline) next() ([]*member, bool) {
+	batch, ok := gather(p.joins, p.quit, maxMembers)
+	if ok && len(batch) == 1 && p.busy.Load() > 0 {
+		batch = gatherFor(batch, p.joins, p.linger, maxMembers)
+	}
+	return batch, ok
 }
 
 // run runs a batch on conn, or on a connection of the pool if conn is nil,

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestLastStatements checks the order of what a batch's members held back
@@ -128,6 +129,46 @@ func TestMergeInserts(t *testing.T) {
 						t.Error("check passed rows that came back out of order")
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestLoneMemberWaitsForCompany checks that a lane that finds a single
+// member waiting waits for more while another lane runs a batch, and does
+// not when none does.
+func TestLoneMemberWaitsForCompany(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		busy        int32
+		second      bool // a second member comes a little after the first
+		wantMembers int
+	}{
+		{"another lane busy: the next member joins", 1, true, 2},
+		{"no other lane busy: the member goes alone", 0, false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &pipeline{joins: make(chan *member), quit: make(chan struct{}), linger: 500 * time.Millisecond}
+			p.busy.Store(tt.busy)
+			go func() {
+				p.joins <- &member{}
+				if tt.second {
+					time.Sleep(20 * time.Millisecond)
+					p.joins <- &member{}
+				}
+			}()
+			done := make(chan []*member, 1)
+			go func() {
+				batch, _ := p.next()
+				done <- batch
+			}()
+			select {
+			case batch := <-done:
+				if len(batch) != tt.wantMembers {
+					t.Fatalf("a batch of %d members, want %d", len(batch), tt.wantMembers)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no batch: the lane waited for company it should not have waited for")
 			}
 		})
 	}
