@@ -22,7 +22,7 @@ func OpenDB(url string, opts Options) (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openDB(cfg, opts), nil
+	return openDB(cfg, opts, false), nil
 }
 
 // Config returns the connection settings that Open would use.
@@ -33,3 +33,18 @@ var Rebind = rebind
 
 // MigrationLock is the key of the advisory lock that migrations hold.
 const MigrationLock = migrationLock
+
+// Presence is a store's presence on its database (presence.go).
+type Presence = presence
+
+// OpenWithPresence opens the store as Open does, with another ReadWindow
+// and the presence's tick and lease, and returns its presence.
+func OpenWithPresence(ctx context.Context, url string, opts Options, window, tick, lease time.Duration) (*sqlstore.DB, *Presence, error) {
+	d := Dialect
+	d.ReadWindow = window
+	return openPresent(ctx, url, opts, d, tick, lease)
+}
+
+// PID returns the process ID of the presence connection's backend, 0
+// before it connected.
+func (p *presence) PID() uint32 { return p.pid.Load() }

@@ -494,15 +494,21 @@ func TestLoneWritesHoldTheirLanes(t *testing.T) {
 }
 
 // TestSmallPoolsServeConcurrentWrites runs concurrent enables, disables and
-// reads on stores of one, two and three connections. A pipeline lane keeps
-// its connection between batches, so the pipeline has fewer lanes than the
-// pool has connections (none with one): with as many, the reads and the
-// other lane would wait for a connection forever.
+// reads on stores whose pools have one, two and three connections, besides
+// the presence connection. A pipeline lane keeps its connection between
+// batches, so the pipeline has fewer lanes than the pool has connections
+// (none with one): with as many, the reads and the other lane would wait
+// for a connection forever. A store of one connection in all, which leaves
+// none to the pool, is refused.
 func TestSmallPoolsServeConcurrentWrites(t *testing.T) {
+	if s, err := postgres.Open(t.Context(), storetest.PostgresSchemaURL(t), postgres.Options{MaxConns: 1}); err == nil {
+		s.Close()
+		t.Error("a store of one connection opened; want an error: the presence connection leaves none to the pool")
+	}
 	for _, conns := range []int{1, 2, 3} {
 		t.Run(fmt.Sprint(conns), func(t *testing.T) {
 			url := storetest.PostgresSchemaURL(t)
-			s, err := postgres.Open(t.Context(), url, postgres.Options{MaxConns: conns})
+			s, err := postgres.Open(t.Context(), url, postgres.Options{MaxConns: conns + 1})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -33,9 +33,10 @@ var migrations embed.FS
 // the value of the URL's parameter of the same meaning when there is one,
 // the default otherwise.
 type Options struct {
-	// MaxConns bounds the open connections of this process. With N
-	// processes the database sees up to N*MaxConns connections, which must
-	// stay below its max_connections.
+	// MaxConns bounds the open connections of this process, its presence
+	// connection (presence.go) included: at least 2. With N processes the
+	// database sees up to N*MaxConns connections, which must stay below
+	// its max_connections.
 	MaxConns int
 	// StatementTimeout bounds every statement on the server, so that a
 	// stuck query ends in an error instead of holding a request and a
@@ -63,15 +64,33 @@ func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
 }
 
 func open(ctx context.Context, url string, opts Options, d sqlstore.Dialect) (*sqlstore.DB, error) {
+	store, _, err := openPresent(ctx, url, opts, d, presenceTick, presenceLease)
+	return store, err
+}
+
+// openPresent opens the store and, where it has a read window, its
+// presence on the database (presence.go), with the presence's durations.
+func openPresent(ctx context.Context, url string, opts Options, d sqlstore.Dialect, tick, lease time.Duration) (*sqlstore.DB, *presence, error) {
 	cfg, err := config(url, opts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := migrate(ctx, cfg); err != nil {
-		return nil, fmt.Errorf("postgres: %w", err)
+		return nil, nil, fmt.Errorf("postgres: %w", err)
 	}
-	db := openDB(cfg, opts)
-	return sqlstore.New(db, db, d), nil
+	present := d.ReadWindow > 0
+	if present && opts.MaxConns == 1 {
+		return nil, nil, errors.New("postgres: at least 2 connections are needed: one keeps the process's presence on the database")
+	}
+	db := openDB(cfg, opts, present)
+	store := sqlstore.New(db, db, d)
+	var p *presence
+	if present {
+		p = startPresence(cfg, tick, lease)
+		store.SetPresence(p)
+		store.OnClose(p.close)
+	}
+	return store, p, nil
 }
 
 // config parses the URL and applies the options to it.
@@ -100,11 +119,15 @@ func config(url string, opts Options) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// openDB returns the connection pool of the store.
-func openDB(cfg *pgx.ConnConfig, opts Options) *sql.DB {
+// openDB returns the connection pool of the store: the connections of
+// opts, but the presence connection where there is one.
+func openDB(cfg *pgx.ConnConfig, opts Options, presence bool) *sql.DB {
 	n := opts.MaxConns
 	if n == 0 {
 		n = DefaultMaxConns
+	}
+	if presence {
+		n--
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(n)

@@ -759,16 +759,11 @@ func TestLoadAnalyzes(t *testing.T) {
 func TestReadWindow(t *testing.T) {
 	url := storetest.PostgresSchemaURL(t)
 	ctx := t.Context()
-	const window = time.Second // far longer than the steps below
-	open := func() *sqlstore.DB {
-		s, err := postgres.OpenWithReadWindow(ctx, url, storetest.TestOptions, window)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	a, b := open(), open()
+	const window = testWindow
+	a, _ := openPresent(t, url)
+	b, pb := openPresent(t, url)
+	// Once b shares its readings, neither process is alone.
+	waitFor(t, "sharing its readings", func() bool { return shares(pb) })
 	raw, err := postgres.OpenDB(url, storetest.TestOptions)
 	if err != nil {
 		t.Fatal(err)
@@ -1024,7 +1019,8 @@ func TestWriteRoundTrips(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	storetest.PostgresAt(t, url).Close() // migrates
 	proxy := newFlightCounter(t, url)
-	store, err := postgres.Open(t.Context(), proxy.url, postgres.Options{MaxConns: 1})
+	// One connection in the pool, besides the presence connection.
+	store, err := postgres.Open(t.Context(), proxy.url, postgres.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

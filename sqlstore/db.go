@@ -35,7 +35,8 @@ type Dialect struct {
 	// returned, to this process or to any other that uses the same window,
 	// asks more than the window after the commit, so the reading it gets
 	// began after the commit. Zero: each request gets a reading begun after
-	// it asked.
+	// it asked. A Presence (SetPresence) lets the writes of a process that
+	// is alone on the database return at once.
 	ReadWindow time.Duration
 	// SkipLocked is appended to the SELECT that claims events: " FOR UPDATE
 	// SKIP LOCKED" where concurrent writers exist, "" where writes are serial.
@@ -144,6 +145,8 @@ type DB struct {
 	// genAt is the generation last read and the version before it, where
 	// the version is cheap (SetVersion): see generation.
 	genAt atVersion[int64]
+	// presence, if set, says what the other processes allow (Presence).
+	presence Presence
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -188,6 +191,29 @@ func (db *DB) readRow(ctx context.Context, query string, args ...any) *sql.Row {
 func (db *DB) SetVersion(version func(context.Context) (string, error), close func() error) {
 	db.version = version
 	db.closers = append(db.closers, close)
+}
+
+// Presence tells a store with a ReadWindow what the other server processes
+// on its database allow (postgres/presence.go). The window's readings
+// serve the requests of this process, and the wait of its writes is for
+// the readings of the others: a process alone on the database needs none.
+type Presence interface {
+	// Shares reports whether a reading may serve the requests of the
+	// window after it began, and from when a reading must have begun to.
+	// Else each request gets a reading begun after it asked.
+	Shares() (since time.Time, ok bool)
+	// Alone reports whether no other process reads the database now: a
+	// write that ends then returns without waiting the window, and only
+	// the readings of this process begun after its end serve the requests
+	// that come after it.
+	Alone() bool
+}
+
+// SetPresence sets the store's Presence, before it serves.
+func (db *DB) SetPresence(p Presence) {
+	db.presence = p
+	db.readings.shares = p.Shares
+	db.generations.shares = p.Shares
 }
 
 // OnClose adds a function that Close runs after it closed the database handles.
@@ -300,9 +326,18 @@ func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error 
 
 // waitReadWindow waits, after a write, for the ReadWindow and a tenth more,
 // the tenth for the clocks of processes that do not run at quite the same
-// rate: then every process reads the version and the generation anew.
+// rate: then every process reads the version and the generation anew. A
+// process alone on the database (Presence) waits for nothing: its readings
+// begun before now serve no request from now on.
 func (db *DB) waitReadWindow() {
-	if w := db.dialect.ReadWindow; w > 0 {
+	w := db.dialect.ReadWindow
+	switch {
+	case w <= 0:
+	case db.presence != nil && db.presence.Alone():
+		now := time.Now()
+		db.readings.raiseFloor(now)
+		db.generations.raiseFloor(now)
+	default:
 		time.Sleep(w + w/10)
 	}
 }
@@ -535,6 +570,17 @@ func (t *tx) do(fn func(integrations.Tx) error) error {
 	if t.member != nil {
 		return t.member.end(err)
 	}
+	if t.genLast && t.tx == nil && t.stop == nil {
+		// Nothing checked the generation that the lookups used: they
+		// hold for this transaction only if it is the generation now.
+		n, genErr := t.db.generation(t.ctx)
+		switch {
+		case genErr != nil:
+			return t.db.wrap(genErr)
+		case n != t.gen:
+			return errGenerationMoved
+		}
+	}
 	switch {
 	case t.stop != nil:
 		if t.tx != nil {
@@ -754,6 +800,10 @@ type tx struct {
 	// that the cache holds (wrote).
 	gen     int64
 	genRead bool
+	// genLast says that gen is the generation last read, however long
+	// ago, as a write of the pipeline takes it: its BEGIN checks it (see
+	// ref), and do before it ends without one.
+	genLast bool
 	reads   map[string]refEntry
 	wrote   bool
 	// perStatement is set for a READ COMMITTED transaction: each of its

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 
 	"integrations"
 )
@@ -116,11 +117,21 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 	}
 	if !t.genRead {
 		var err error
-		if t.tx == nil {
+		switch {
+		case t.tx == nil && t.pipe != nil && t.db.latestGeneration(&t.gen):
+			// A write of the pipeline that has not begun: the generation
+			// last read, which its BEGIN checks, as for any lazy
+			// transaction whose lookups came first. The generation moves
+			// seldom (and the readings before a move made here are not
+			// taken), and a reading of the generation now would wait for
+			// a query whenever a write returned since the last one (see
+			// Presence).
+			t.genLast = true
+		case t.tx == nil:
 			// A lazy View that has not begun: the generation now (see
 			// generation).
 			t.gen, err = t.db.generation(t.ctx)
-		} else {
+		default:
 			err = t.queryRow(GenerationQuery).Scan(&t.gen)
 		}
 		if err != nil {
@@ -158,6 +169,19 @@ func ref[T any](t *tx, key string, cacheMisses bool, copy func(*T) *T, load func
 		t.read(key, refEntry{err: err})
 	}
 	return v, err
+}
+
+// latestGeneration sets *n to the reference generation last read, if any,
+// however long ago, and reports whether it did.
+func (db *DB) latestGeneration(n *int64) bool {
+	if db.version != nil {
+		return false
+	}
+	r, ok := db.readings.latest()
+	if ok {
+		*n = r.Generation
+	}
+	return ok
 }
 
 // generation returns the reference generation now, read outside any
@@ -226,8 +250,13 @@ func (t *tx) read(key string, e refEntry) {
 	t.reads[key] = e
 }
 
-// committed hands what the transaction read to the cache.
+// committed hands what the transaction read to the cache. A transaction
+// that changed the cache's tables moved the generation: the readings before
+// it no longer give the generation last read (see ref).
 func (t *tx) committed() {
+	if t.wrote {
+		t.db.readings.markStale(time.Now())
+	}
 	if t.db.refs != nil && t.genRead {
 		t.db.refs.add(t.gen, t.reads)
 	}

@@ -301,6 +301,48 @@ func TestViewFromTheCacheSeesEarlierWrites(t *testing.T) {
 	})
 }
 
+// TestUpdateFromTheCacheSeesEarlierWrites is TestViewFromTheCacheSeesEarlierWrites
+// for writes that end without a statement, answered from the cache alone
+// (a refusal, say): on PostgreSQL a write takes the generation last read,
+// however old, and such a write must check it before it answers.
+func TestUpdateFromTheCacheSeesEarlierWrites(t *testing.T) {
+	storetest.EachDatabase(t, func(t *testing.T, url string) {
+		a, b := storetest.Open(t, url), storetest.Open(t, url)
+		storetest.RefWorld(t, a)
+		errRefused := errors.New("refused")
+		for n := range 20 {
+			writer, other := a, b
+			if n%2 == 1 {
+				writer, other = b, a
+			}
+			read(t, a) // fill the caches
+			read(t, b)
+			name := fmt.Sprintf("Alice %d", n)
+			err := writer.Update(t.Context(), func(tx integrations.Tx) error {
+				return tx.UpdateUser(&integrations.User{ID: "alice", DisplayName: name, Email: "alice@example.com"})
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got string
+			err = other.Update(t.Context(), func(tx integrations.Tx) error {
+				u, err := tx.User("alice")
+				if err != nil {
+					return err
+				}
+				got = u.DisplayName
+				return errRefused
+			})
+			if !errors.Is(err, errRefused) {
+				t.Fatalf("the Update returned %v, want its function's error", err)
+			}
+			if got != name {
+				t.Fatalf("after handle %d renamed alice to %q, an Update of the other read %q", n%2, name, got)
+			}
+		}
+	})
+}
+
 // TestConcurrentChangesReadEachOther runs many transactions at once that
 // each read a cached user and write it back changed: a counter in its name.
 // On SQLite they share batches, and a job after one that changed the user

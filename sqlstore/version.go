@@ -19,9 +19,16 @@ import (
 // The queries run on a goroutine of their own, which stays for workerIdle
 // after its last query: under load one goroutine runs them all, and its
 // stack, grown by the database driver's calls, is not grown again for each.
+//
+// A reading serves within the window only if it began no earlier than the
+// floor, which a write that returns without waiting the window raises, and
+// than shares allows, if set (see Presence).
 type sharedReads[T any] struct {
 	mu      sync.Mutex
 	window  time.Duration
+	floor   time.Time
+	shares  func() (since time.Time, ok bool)
+	stale   time.Time // see markStale
 	running *sharedRead[T] // the query under way, if any
 	next    *sharedRead[T] // the query to run when it ends, for those who asked since it began
 	last    *sharedRead[T] // the last query that succeeded
@@ -46,16 +53,25 @@ const workerIdle = time.Second
 
 func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
 	asked := time.Now()
-	v.mu.Lock()
-	if v.window > 0 {
-		if l := v.last; l != nil && asked.Sub(l.begun) <= v.window {
-			v.mu.Unlock()
-			return l.value, nil
+	window, since := v.window, time.Time{}
+	if window > 0 && v.shares != nil {
+		var ok bool
+		if since, ok = v.shares(); !ok {
+			window = 0
 		}
+	}
+	v.mu.Lock()
+	// serves reports whether the reading r serves this request.
+	serves := func(r *sharedRead[T]) bool {
+		return window > 0 && asked.Sub(r.begun) <= window && !r.begun.Before(v.floor) && !r.begun.Before(since)
+	}
+	if l := v.last; l != nil && serves(l) {
+		v.mu.Unlock()
+		return l.value, nil
 	}
 	var r *sharedRead[T]
 	switch {
-	case v.running != nil && v.window > 0 && asked.Sub(v.running.begun) <= v.window:
+	case v.running != nil && serves(v.running):
 		r = v.running
 	case v.running != nil:
 		if v.next == nil {
@@ -108,6 +124,37 @@ func (v *sharedReads[T]) work(r *sharedRead[T]) {
 		v.working = false
 		v.mu.Unlock()
 		return
+	}
+}
+
+// latest returns the value of the last reading, however old, if any, and
+// if it began after the last markStale.
+func (v *sharedReads[T]) latest() (T, bool) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.last == nil || v.last.begun.Before(v.stale) {
+		var zero T
+		return zero, false
+	}
+	return v.last.value, true
+}
+
+// markStale says that the readings begun before t are known to be out of
+// date: latest no longer gives them.
+func (v *sharedReads[T]) markStale(t time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if t.After(v.stale) {
+		v.stale = t
+	}
+}
+
+// raiseFloor makes the readings begun before t serve no request from now on.
+func (v *sharedReads[T]) raiseFloor(t time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if t.After(v.floor) {
+		v.floor = t
 	}
 }
 

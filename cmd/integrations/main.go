@@ -102,7 +102,7 @@ func databaseFlags(fs *flag.FlagSet) *database {
 	fs.StringVar(&d.url, "database", env("INTEGRATIONS_DATABASE", "sqlite:integrations.db"),
 		"database URL: sqlite:PATH[?synchronous=full] or postgres://USER[:PASSWORD]@HOST[:PORT]/DB[?sslmode=...] ($INTEGRATIONS_DATABASE)")
 	fs.IntVar(&d.pg.MaxConns, "db-max-conns", int(envInt("INTEGRATIONS_DB_MAX_CONNS", 0)),
-		fmt.Sprintf("PostgreSQL: most connections this process opens; 0 for %d ($INTEGRATIONS_DB_MAX_CONNS)", postgres.DefaultMaxConns))
+		fmt.Sprintf("PostgreSQL: most connections this process opens, at least 2; 0 for %d ($INTEGRATIONS_DB_MAX_CONNS)", postgres.DefaultMaxConns))
 	fs.DurationVar(&d.pg.StatementTimeout, "db-statement-timeout", envDuration("INTEGRATIONS_DB_STATEMENT_TIMEOUT", 0),
 		fmt.Sprintf("PostgreSQL: longest a statement may run; 0 for the URL's statement_timeout (ms) or %v ($INTEGRATIONS_DB_STATEMENT_TIMEOUT)", postgres.DefaultStatementTimeout))
 	fs.DurationVar(&d.pg.ConnectTimeout, "db-connect-timeout", envDuration("INTEGRATIONS_DB_CONNECT_TIMEOUT", 0),
