@@ -181,8 +181,9 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 	}
 	// The version read before anything else labels what this request
 	// computes: a commit after it makes the labels stale, never the answers.
+	// Only the answers to GET are kept.
 	var version string
-	if s.cache != nil {
+	if s.cache != nil && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 		var err error
 		if version, err = s.svc.Version(r.Context()); err != nil {
 			s.writeError(w, r, err)
