@@ -28,7 +28,7 @@ type sharedReads[T any] struct {
 	window  time.Duration
 	floor   time.Time
 	shares  func() (since time.Time, ok bool)
-	stale   time.Time // see markStale
+	stale   time.Time      // see markStale
 	running *sharedRead[T] // the query under way, if any
 	next    *sharedRead[T] // the query to run when it ends, for those who asked since it began
 	last    *sharedRead[T] // the last query that succeeded
