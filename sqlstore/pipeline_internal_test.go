@@ -141,14 +141,15 @@ func TestLoneMemberWaitsForCompany(t *testing.T) {
 	for _, tt := range []struct {
 		name        string
 		busy        int32
+		linger      time.Duration
 		second      bool // a second member comes a little after the first
 		wantMembers int
 	}{
-		{"another lane busy: the next member joins", 1, true, 2},
-		{"no other lane busy: the member goes alone", 0, false, 1},
+		{"another lane busy: the next member joins", 1, 500 * time.Millisecond, true, 2},
+		{"no other lane busy: the member goes alone", 0, time.Hour, false, 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			p := &pipeline{joins: make(chan *member), quit: make(chan struct{}), linger: 500 * time.Millisecond}
+			p := &pipeline{joins: make(chan *member), quit: make(chan struct{}), linger: tt.linger}
 			p.busy.Store(tt.busy)
 			go func() {
 				p.joins <- &member{}
