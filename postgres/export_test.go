@@ -42,7 +42,15 @@ type Presence = presence
 func OpenWithPresence(ctx context.Context, url string, opts Options, window, tick, lease time.Duration) (*sqlstore.DB, *Presence, error) {
 	d := Dialect
 	d.ReadWindow = window
-	return openPresent(ctx, url, opts, d, tick, lease)
+	return openPresent(ctx, url, opts, d, tick, lease, "")
+}
+
+// OpenBesidePresence opens the store on url as Open does, with its presence
+// connection on presenceURL instead: for tests that watch the store's own
+// connections through a proxy.
+func OpenBesidePresence(ctx context.Context, url, presenceURL string, opts Options) (*sqlstore.DB, error) {
+	s, _, err := openPresent(ctx, url, opts, Dialect, presenceTick, presenceLease, presenceURL)
+	return s, err
 }
 
 // PID returns the process ID of the presence connection's backend, 0

@@ -265,7 +265,7 @@ func TestPipelinedWritesShareRoundTrips(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	storetest.PostgresAt(t, url).Close() // migrates
 	proxy := newFlightCounter(t, url)
-	s, err := postgres.Open(t.Context(), proxy.url, postgres.Options{})
+	s, err := postgres.OpenBesidePresence(t.Context(), proxy.url, url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

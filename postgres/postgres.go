@@ -64,16 +64,24 @@ func Open(ctx context.Context, url string, opts Options) (*sqlstore.DB, error) {
 }
 
 func open(ctx context.Context, url string, opts Options, d sqlstore.Dialect) (*sqlstore.DB, error) {
-	store, _, err := openPresent(ctx, url, opts, d, presenceTick, presenceLease)
+	store, _, err := openPresent(ctx, url, opts, d, presenceTick, presenceLease, "")
 	return store, err
 }
 
 // openPresent opens the store and, where it has a read window, its
-// presence on the database (presence.go), with the presence's durations.
-func openPresent(ctx context.Context, url string, opts Options, d sqlstore.Dialect, tick, lease time.Duration) (*sqlstore.DB, *presence, error) {
+// presence on the database (presence.go), with the presence's durations,
+// on presenceURL if not empty (tests that watch the store's own
+// connections), else on url.
+func openPresent(ctx context.Context, url string, opts Options, d sqlstore.Dialect, tick, lease time.Duration, presenceURL string) (*sqlstore.DB, *presence, error) {
 	cfg, err := config(url, opts)
 	if err != nil {
 		return nil, nil, err
+	}
+	presenceCfg := cfg
+	if presenceURL != "" {
+		if presenceCfg, err = config(presenceURL, opts); err != nil {
+			return nil, nil, err
+		}
 	}
 	if err := migrate(ctx, cfg); err != nil {
 		return nil, nil, fmt.Errorf("postgres: %w", err)
@@ -86,7 +94,7 @@ func openPresent(ctx context.Context, url string, opts Options, d sqlstore.Diale
 	store := sqlstore.New(db, db, d)
 	var p *presence
 	if present {
-		p = startPresence(cfg, tick, lease)
+		p = startPresence(presenceCfg, tick, lease)
 		store.SetPresence(p)
 		store.OnClose(p.close)
 	}

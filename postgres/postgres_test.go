@@ -1019,8 +1019,9 @@ func TestWriteRoundTrips(t *testing.T) {
 	url := storetest.PostgresURL(t)
 	storetest.PostgresAt(t, url).Close() // migrates
 	proxy := newFlightCounter(t, url)
-	// One connection in the pool, besides the presence connection.
-	store, err := postgres.Open(t.Context(), proxy.url, postgres.Options{MaxConns: 2})
+	// One connection in the pool, through the proxy; the presence
+	// connection, whose checks come every 100 ms, goes around it.
+	store, err := postgres.OpenBesidePresence(t.Context(), proxy.url, url, postgres.Options{MaxConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
