@@ -164,27 +164,26 @@ func (p *presence) run(ctx context.Context) {
 			began := p.now()
 			var waiting bool
 			err := conn.QueryRow(ctx, waitingQuery, int64(uint64(key)>>32), int64(uint32(key))).Scan(&waiting)
+			if err == nil {
+				p.checked.Store(began)
+			}
 			switch {
 			case err != nil:
 				drop()
 			case exclusive && waiting:
 				// Stop being alone before the newcomer can read.
-				p.checked.Store(began)
 				p.aloneFrom.Store(never)
 				exclusive = false
 				if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
 					drop()
 				}
-			default:
-				p.checked.Store(began)
-				if !exclusive && !waiting {
-					var got bool
-					if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
-						drop()
-					} else if got {
-						exclusive = true
-						p.aloneFrom.Store(p.now() + int64(p.alone))
-					}
+			case !exclusive && !waiting:
+				var got bool
+				if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&got); err != nil {
+					drop()
+				} else if got {
+					exclusive = true
+					p.aloneFrom.Store(p.now() + int64(p.alone))
 				}
 			}
 		}
