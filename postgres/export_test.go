@@ -45,6 +45,15 @@ func OpenWithPresence(ctx context.Context, url string, opts Options, window, tic
 	return openPresent(ctx, url, opts, d, tick, lease, "")
 }
 
+// OpenWithPresenceBeside is OpenWithPresence with the presence connection
+// on presenceURL: for tests that watch the store's own connections through
+// a proxy.
+func OpenWithPresenceBeside(ctx context.Context, url, presenceURL string, opts Options, window, tick, lease time.Duration) (*sqlstore.DB, *Presence, error) {
+	d := Dialect
+	d.ReadWindow = window
+	return openPresent(ctx, url, opts, d, tick, lease, presenceURL)
+}
+
 // OpenBesidePresence opens the store on url as Open does, with its presence
 // connection on presenceURL instead: for tests that watch the store's own
 // connections through a proxy.

@@ -158,3 +158,61 @@ func TestClosedStoreLetsTheOtherBeAlone(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestAloneWritesOutsideTheCacheKeepTheGeneration checks, through a proxy
+// that counts the round trips, that in a process alone on its database a
+// write that leaves the tables of the reference cache alone (an enable)
+// lets the next request take the generation, which an authentication
+// needs, from a reading before it, without a query; the version it reads
+// anew. A write to those tables makes the next request read the generation
+// anew.
+func TestAloneWritesOutsideTheCacheKeepTheGeneration(t *testing.T) {
+	url := storetest.PostgresSchemaURL(t)
+	storetest.PostgresAt(t, url).Close() // migrates
+	proxy := newFlightCounter(t, url)
+	s, p, err := postgres.OpenWithPresenceBeside(t.Context(), proxy.url, url, storetest.TestOptions, testWindow, testTick, testLease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	spacesWorld(t, s, 2)
+	waitFor(t, "alone", p.Alone)
+	// read reads and checks whether it queried: a query may take two
+	// round trips, where it is prepared on its connection first.
+	read := func(what string, get func() error, wantQuery bool) {
+		t.Helper()
+		before := proxy.flights()
+		if err := get(); err != nil {
+			t.Fatal(err)
+		}
+		if trips := proxy.flights() - before; (trips > 0) != wantQuery {
+			t.Errorf("%s took %d round trips; a query: %v, want %v", what, trips, trips > 0, wantQuery)
+		}
+	}
+	var gen int64
+	var version string
+	generation := func() (err error) { gen, err = s.Generation(t.Context()); return err }
+	readVersion := func() (err error) { version, err = s.Version(t.Context()); return err }
+	read("the first reading of the version", readVersion, true)
+	first, firstVersion := gen, version
+
+	err = s.Update(t.Context(), func(tx integrations.Tx) error {
+		_, err := enable(tx, "s0", "enable-1")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	read("the generation after an enable", generation, false)
+	read("the version after an enable", readVersion, true)
+	if version == firstVersion {
+		t.Errorf("after an enable returned, the version read before it: %s", version)
+	}
+	first = gen
+
+	createUser(t, s, "bob")
+	read("the generation after a new user", generation, true)
+	if gen == first {
+		t.Errorf("after a new user, the generation read before it: %d", gen)
+	}
+}

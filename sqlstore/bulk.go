@@ -41,7 +41,7 @@ type bulkTable struct {
 // before stay, so a failed load leaves part of the dataset behind. Like
 // Update, it returns once the ReadWindow has passed since its last commit.
 func (db *DB) Load(ctx context.Context, d *integrations.Dataset, progress func(table string, done, total int)) (err error) {
-	defer db.waitReadWindow()
+	defer db.waitReadWindow(-1) // a count refWrites never has: a load changes the cache's tables
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -147,6 +148,12 @@ type DB struct {
 	genAt atVersion[int64]
 	// presence, if set, says what the other processes allow (Presence).
 	presence Presence
+	// floor and refFloor, raised by the writes of a process alone on its
+	// database, bound from below the readings that serve the version and
+	// the generation; refWrites counts the statements that changed the
+	// tables of the reference cache (see waitReadWindow).
+	floor, refFloor floor
+	refWrites       atomic.Int64
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time
 }
@@ -229,7 +236,7 @@ func (db *DB) Version(ctx context.Context) (string, error) {
 		v, err := db.version(ctx)
 		return v, db.wrap(err)
 	}
-	r, err := db.readings.get(ctx)
+	r, err := db.readings.get(ctx, db.floor.get())
 	return r.Version, db.wrap(err)
 }
 
@@ -320,7 +327,7 @@ const maxUniqueRetries = 3
 // the window has passed since the end of the transaction, whatever the
 // outcome: a commit whose answer was lost may have happened.
 func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error {
-	defer db.waitReadWindow()
+	defer db.waitReadWindow(db.refWrites.Load())
 	return db.update(ctx, db.dialect.WriteTx, false, fn)
 }
 
@@ -328,15 +335,23 @@ func (db *DB) Update(ctx context.Context, fn func(integrations.Tx) error) error 
 // the tenth for the clocks of processes that do not run at quite the same
 // rate: then every process reads the version and the generation anew. A
 // process alone on the database (Presence) waits for nothing: its readings
-// begun before now serve no request from now on.
-func (db *DB) waitReadWindow() {
+// begun before now serve no request for the version from now on, nor, if a
+// statement changed the tables of the reference cache since refWrites was
+// read (the write's or another's), for the generation. The generation
+// moves only with those tables: the other writes of this process leave it
+// as it was, so that the requests after them that need the generation
+// alone (their authentication) take it from a reading of the window
+// without a query; a write of another process waits the window anyway.
+func (db *DB) waitReadWindow(refWrites int64) {
 	w := db.dialect.ReadWindow
 	switch {
 	case w <= 0:
 	case db.presence != nil && db.presence.Alone():
 		now := time.Now()
-		db.readings.raiseFloor(now)
-		db.generations.raiseFloor(now)
+		db.floor.raise(now)
+		if db.refWrites.Load() != refWrites {
+			db.refFloor.raise(now)
+		}
 	default:
 		time.Sleep(w + w/10)
 	}

@@ -191,7 +191,7 @@ func (db *DB) latestGeneration(n *int64) bool {
 // meanwhile: then no query runs.
 func (db *DB) generation(ctx context.Context) (int64, error) {
 	if db.version == nil {
-		r, err := db.readings.get(ctx)
+		r, err := db.readings.get(ctx, db.refFloor.get())
 		return r.Generation, err
 	}
 	v, err := db.Version(ctx)
@@ -203,7 +203,7 @@ func (db *DB) generation(ctx context.Context) (int64, error) {
 	}
 	// The shared read begins after this call asked, so after the version
 	// was read: what it finds is at least as new as that version.
-	n, err := db.generations.get(ctx)
+	n, err := db.generations.get(ctx, db.refFloor.get())
 	if err == nil {
 		db.genAt.set(v, n)
 	}
@@ -289,6 +289,9 @@ func (t *tx) changes(query string) {
 	k := kindOf(query)
 	t.changed = t.changed || k.writes
 	t.wrote = t.wrote || k.refs
+	if k.refs {
+		t.db.refWrites.Add(1)
+	}
 }
 
 func kindOf(query string) statementKind {

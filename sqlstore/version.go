@@ -21,12 +21,11 @@ import (
 // stack, grown by the database driver's calls, is not grown again for each.
 //
 // A reading serves within the window only if it began no earlier than the
-// floor, which a write that returns without waiting the window raises, and
-// than shares allows, if set (see Presence).
+// floor the request gives (see DB.waitReadWindow), and than shares allows,
+// if set (see Presence).
 type sharedReads[T any] struct {
 	mu      sync.Mutex
 	window  time.Duration
-	floor   time.Time
 	shares  func() (since time.Time, ok bool)
 	stale   time.Time      // see markStale
 	running *sharedRead[T] // the query under way, if any
@@ -51,7 +50,7 @@ const sharedTimeout = 10 * time.Second
 // before it ends.
 const workerIdle = time.Second
 
-func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
+func (v *sharedReads[T]) get(ctx context.Context, floor time.Time) (T, error) {
 	asked := time.Now()
 	window, since := v.window, time.Time{}
 	if window > 0 && v.shares != nil {
@@ -63,7 +62,7 @@ func (v *sharedReads[T]) get(ctx context.Context) (T, error) {
 	v.mu.Lock()
 	// serves reports whether the reading r serves this request.
 	serves := func(r *sharedRead[T]) bool {
-		return window > 0 && asked.Sub(r.begun) <= window && !r.begun.Before(v.floor) && !r.begun.Before(since)
+		return window > 0 && asked.Sub(r.begun) <= window && !r.begun.Before(floor) && !r.begun.Before(since)
 	}
 	if l := v.last; l != nil && serves(l) {
 		v.mu.Unlock()
@@ -149,15 +148,6 @@ func (v *sharedReads[T]) markStale(t time.Time) {
 	}
 }
 
-// raiseFloor makes the readings begun before t serve no request from now on.
-func (v *sharedReads[T]) raiseFloor(t time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if t.After(v.floor) {
-		v.floor = t
-	}
-}
-
 // offer takes a value read by a query begun at begun, outside the shared
 // reads, as their last one when it began after it.
 func (v *sharedReads[T]) offer(value T, begun time.Time) {
@@ -212,4 +202,26 @@ func (a *atVersion[T]) set(v string, value T) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.version, a.value, a.ok = v, value, true
+}
+
+// floor is a time that only moves forward: the readings begun before it
+// serve no request.
+type floor struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (f *floor) get() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+// raise moves the floor to t, if t is later.
+func (f *floor) raise(t time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if t.After(f.t) {
+		f.t = t
+	}
 }

@@ -31,7 +31,7 @@ func TestVersionReadsShareQueries(t *testing.T) {
 			defer wg.Done()
 			for range 5 {
 				asked := begun.Load()
-				got, err := v.get(t.Context())
+				got, err := v.get(t.Context(), time.Time{})
 				if err != nil {
 					t.Error(err)
 					return
@@ -80,12 +80,12 @@ func TestVersionReadsWithinWindow(t *testing.T) {
 		return len(begun)
 	}
 
-	first, _ := v.get(t.Context())
-	if again, _ := v.get(t.Context()); again != first || queries() != 1 {
+	first, _ := v.get(t.Context(), time.Time{})
+	if again, _ := v.get(t.Context(), time.Time{}); again != first || queries() != 1 {
 		t.Fatalf("right after a reading: %s after %s, %d queries; want the same reading", again, first, queries())
 	}
 	time.Sleep(window + time.Millisecond)
-	if later, _ := v.get(t.Context()); later == first || queries() != 2 {
+	if later, _ := v.get(t.Context(), time.Time{}); later == first || queries() != 2 {
 		t.Fatalf("after the window: %s after %s, %d queries; want a new reading", later, first, queries())
 	}
 
@@ -99,7 +99,7 @@ func TestVersionReadsWithinWindow(t *testing.T) {
 			defer wg.Done()
 			for time.Since(start) < 5*window {
 				asked := time.Now()
-				got, err := v.get(t.Context())
+				got, err := v.get(t.Context(), time.Time{})
 				if err != nil {
 					t.Error(err)
 					return
@@ -126,12 +126,12 @@ func TestVersionReadsWithinWindow(t *testing.T) {
 	roundTrip.Store(int64(3 * window))
 	done := make(chan string)
 	go func() {
-		got, _ := v.get(t.Context())
+		got, _ := v.get(t.Context(), time.Time{})
 		done <- got
 	}()
 	time.Sleep(2 * window)
 	asked := time.Now()
-	late, _ := v.get(t.Context())
+	late, _ := v.get(t.Context(), time.Time{})
 	if asked.Sub(beganAt(late)) > window {
 		t.Errorf("a request that asked %v after a slow query began got its reading", asked.Sub(beganAt(<-done)))
 	} else {
@@ -150,16 +150,16 @@ func TestVersionReadsTakeOffers(t *testing.T) {
 		return "query " + strconv.FormatInt(queries.Add(1), 10), nil
 	}}
 	v.offer("offered", time.Now())
-	if got, _ := v.get(t.Context()); got != "offered" || queries.Load() != 0 {
+	if got, _ := v.get(t.Context(), time.Time{}); got != "offered" || queries.Load() != 0 {
 		t.Fatalf("right after an offer: %q, %d queries; want the offer", got, queries.Load())
 	}
 	v.offer("too old", time.Now().Add(-2*window))
-	if got, _ := v.get(t.Context()); got != "offered" {
+	if got, _ := v.get(t.Context(), time.Time{}); got != "offered" {
 		t.Fatalf("after an older offer: %q, want the newer offer", got)
 	}
 	v.offer("old", time.Now().Add(-2*window))
 	time.Sleep(window + time.Millisecond)
-	if got, _ := v.get(t.Context()); got != "query 1" {
+	if got, _ := v.get(t.Context(), time.Time{}); got != "query 1" {
 		t.Fatalf("a window after the offer: %q, want a query's", got)
 	}
 }
@@ -180,7 +180,7 @@ func TestVersionReadsShareAGoroutine(t *testing.T) {
 		return id, nil
 	}}
 	for range 100 {
-		if _, err := v.get(t.Context()); err != nil {
+		if _, err := v.get(t.Context(), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -199,7 +199,7 @@ func TestVersionReadsShareAGoroutine(t *testing.T) {
 	if working() {
 		t.Errorf("the goroutine of the queries is still there %v after the last", workerIdle+200*time.Millisecond)
 	}
-	id, err := v.get(t.Context())
+	id, err := v.get(t.Context(), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
