@@ -38,23 +38,35 @@ func Errorf(code, format string, args ...any) *Error {
 // ErrorCode returns the code of an application error, EINTERNAL for any other
 // error and "" for nil.
 func ErrorCode(err error) string {
-	var e *Error
-	if err == nil {
-		return ""
-	} else if errors.As(err, &e) {
+	if e := asError(err); e != nil {
 		return e.Code
+	} else if err == nil {
+		return ""
 	}
 	return EINTERNAL
+}
+
+// asError returns the application error in err's chain, if any. An *Error
+// itself, the most frequent case (a lookup's not found, checked on every
+// request), is answered without errors.As, which allocates its target.
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	var e *Error
+	if err != nil && errors.As(err, &e) {
+		return e
+	}
+	return nil
 }
 
 // ErrorMessage returns the message of an application error, or a generic
 // message for any other error so that internals never reach the caller.
 func ErrorMessage(err error) string {
-	var e *Error
-	if err == nil {
-		return ""
-	} else if errors.As(err, &e) {
+	if e := asError(err); e != nil {
 		return e.Message
+	} else if err == nil {
+		return ""
 	}
 	return "Internal error."
 }

@@ -80,7 +80,7 @@ func (t *tx) CreateEvent(e *integrations.Event, attempts ...*integrations.EventA
 // cache.
 func (t *tx) eventIntegration(id string) error {
 	if !t.perStatement {
-		_, err := t.IntegrationByID(id)
+		_, err := t.integrationByID(id, shared)
 		return t.refused(err)
 	}
 	return t.refused(t.lockedRow("integrations", "Integration", id))

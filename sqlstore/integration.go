@@ -139,7 +139,14 @@ func (t *tx) Integration(name string) (*integrations.Integration, error) {
 }
 
 func (t *tx) IntegrationByID(id string) (*integrations.Integration, error) {
-	return ref(t, "integrationID:"+id, true, copyIntegration, func(t *tx) (*integrations.Integration, error) {
+	return t.integrationByID(id, copyIntegration)
+}
+
+// integrationByID looks an integration up by id, through the reference
+// cache, and hands out copy's copy of it: shared, for a lookup whose
+// caller only reads what it gets.
+func (t *tx) integrationByID(id string, copy func(*integrations.Integration) *integrations.Integration) (*integrations.Integration, error) {
+	return ref(t, "integrationID:"+id, true, copy, func(t *tx) (*integrations.Integration, error) {
 		i, err := scanIntegration(t.queryRow(`SELECT `+integrationColumns+integrationFrom+` WHERE i.id = ?`, id))
 		return i, notFound(err, "Integration %q not found.", id)
 	})

@@ -52,7 +52,7 @@ const GenerationQuery = `SELECT n FROM generation`
 const maxRefs = 100_000
 
 type refs struct {
-	mu      sync.Mutex
+	mu      sync.RWMutex // read by every lookup, written by commits that read rows
 	gen     int64
 	entries map[string]refEntry
 	max     int // maxRefs, but in tests
@@ -68,8 +68,8 @@ type refEntry struct {
 func newRefs() *refs { return &refs{entries: map[string]refEntry{}, max: maxRefs} }
 
 func (r *refs) get(gen int64, key string) (refEntry, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	if gen != r.gen {
 		return refEntry{}, false
 	}
@@ -241,6 +241,10 @@ func copyOf[T any](v *T) *T {
 	c := *v
 	return &c
 }
+
+// shared returns v itself, for a lookup whose caller reads nothing of it
+// or only reads.
+func shared[T any](v *T) *T { return v }
 
 // read notes a lookup, for the cache once the transaction commits.
 func (t *tx) read(key string, e refEntry) {
