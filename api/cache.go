@@ -105,6 +105,24 @@ func (c *cache) remove(el *list.Element) {
 	c.size -= int64(len(a.body) + len(a.key) + 128)
 }
 
+// dropAnswers forgets every answer, once a write has returned: it committed
+// a change, which changed the version, so none of them can serve a request
+// that reads the version after it (a request that read it before only
+// misses). Under a load of writes the cache would otherwise keep answers
+// that nothing asks for again until the LRU order reaches them, a heap that
+// the garbage collector works around, near the memory limit, by running
+// far more often (bench/HISTORY.md, an eleventh session).
+func (c *cache) dropAnswers() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.answers) == 0 {
+		return
+	}
+	c.lru.Init()
+	c.answers = map[string]*list.Element{}
+	c.size = 0
+}
+
 // caller returns the caller of a token hash if it was resolved at
 // generation. Only tokens that never expire are kept.
 func (c *cache) caller(hash [sha256.Size]byte, generation int64) (cachedCaller, bool) {

@@ -217,3 +217,34 @@ func TestCallersOutliveOtherWrites(t *testing.T) {
 		}
 	})
 }
+
+// TestWritesDropCachedAnswers checks that a write that returns empties the
+// cache of answers, all made stale by its commit, and that a refused one
+// keeps them.
+func TestWritesDropCachedAnswers(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, open func(testing.TB) integrations.Store) {
+		e := apitest.New(t, open(t))
+		e.Seed(world)
+		path := "/v1/spaces/blog/integrations"
+		e.Expect(200, "GET", path, "alice-token", nil)
+		e.Expect(200, "GET", "/v1/integrations/slack", "alice-token", nil)
+		if n := e.API.CachedAnswers(); n != 2 {
+			t.Fatalf("after two reads the cache holds %d answers, want 2", n)
+		}
+		enable := "/v1/integrations/slack/installations/slack-acme/spaces"
+		e.Expect(400, "POST", enable, "alice-token", map[string]string{})
+		if n := e.API.CachedAnswers(); n != 2 {
+			t.Errorf("after a refused write the cache holds %d answers, want 2", n)
+		}
+		e.Expect(201, "POST", enable, "alice-token", map[string]string{"space": "blog"})
+		if n := e.API.CachedAnswers(); n != 0 {
+			t.Errorf("after a write the cache holds %d answers, want none", n)
+		}
+		if got := fmt.Sprint(names(t, e.Expect(200, "GET", path, "alice-token", nil))); got != "[github slack]" {
+			t.Errorf("after enabling slack: %s", got)
+		}
+		if n := e.API.CachedAnswers(); n != 1 {
+			t.Errorf("after a read the cache holds %d answers, want 1", n)
+		}
+	})
+}

@@ -211,6 +211,8 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, rt Route) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		if err := rt.handle(w, s.forHandler(w, r, c)); err != nil {
 			s.writeError(w, r, err)
+		} else if s.cache != nil {
+			s.cache.dropAnswers()
 		}
 		return
 	}
