@@ -497,16 +497,17 @@ func (db *DB) beginTx(ctx context.Context, h *sql.DB, opts sql.TxOptions, t *tx,
 }
 
 // begin begins a transaction on conn with the dialect's Begin, and returns
-// the generation it read. What it read serves the requests that ask for the
-// version or the generation within the read window, as a shared reading
-// would: one begun when Begin was called.
+// the generation it read. What it reads serves the requests that ask for
+// the version or the generation within the read window, as a shared
+// reading would: one begun when Begin was called; those that ask while it
+// is under way wait for it (sharedReads.pend).
 func (db *DB) begin(ctx context.Context, conn *sql.Conn, opts sql.TxOptions, first ...*Statement) (int64, error) {
-	begun := time.Now()
+	p := db.readings.pend()
 	r, err := db.dialect.Begin(ctx, conn, opts, first...)
+	db.readings.settle(p, r, err)
 	if err != nil {
 		return -1, err
 	}
-	db.readings.offer(r, begun)
 	return r.Generation, nil
 }
 

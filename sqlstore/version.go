@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,7 +32,10 @@ type sharedReads[T any] struct {
 	running *sharedRead[T] // the query under way, if any
 	next    *sharedRead[T] // the query to run when it ends, for those who asked since it began
 	last    *sharedRead[T] // the last query that succeeded
-	working bool           // whether the goroutine that runs the queries is there
+	// pending are the readings under way outside the shared reads (those
+	// of transactions' BEGINs: see pend).
+	pending []*sharedRead[T]
+	working bool // whether the goroutine that runs the queries is there
 	wake    chan *sharedRead[T]
 	query   func(ctx context.Context) (T, error)
 }
@@ -46,11 +50,21 @@ type sharedRead[T any] struct {
 // sharedTimeout bounds a shared query, which no single request owns.
 const sharedTimeout = 10 * time.Second
 
+// pendingPatience is how long a request waits for a BEGIN's reading under
+// way before it reads without it.
+const pendingPatience = 2 * time.Millisecond
+
 // workerIdle is how long the goroutine of the queries waits for another
 // before it ends.
 const workerIdle = time.Second
 
 func (v *sharedReads[T]) get(ctx context.Context, floor time.Time) (T, error) {
+	return v.read(ctx, floor, true)
+}
+
+// read is get; withPending says whether a BEGIN's reading under way may
+// serve.
+func (v *sharedReads[T]) read(ctx context.Context, floor time.Time, withPending bool) (T, error) {
 	asked := time.Now()
 	window, since := v.window, time.Time{}
 	if window > 0 && v.shares != nil {
@@ -69,7 +83,31 @@ func (v *sharedReads[T]) get(ctx context.Context, floor time.Time) (T, error) {
 		return l.value, nil
 	}
 	var r *sharedRead[T]
+	for _, p := range v.pending {
+		if withPending && serves(p) && (r == nil || p.begun.After(r.begun)) {
+			r = p
+		}
+	}
 	switch {
+	case r != nil:
+		// A BEGIN's reading under way serves: it usually ends as soon
+		// as a query of its own would, at no cost. Its round trip also
+		// runs the first statements of a batch, which may wait for a
+		// lock: after pendingPatience, the request reads without it.
+		v.mu.Unlock()
+		patience := time.NewTimer(pendingPatience)
+		defer patience.Stop()
+		select {
+		case <-r.done:
+			if r.err == nil {
+				return r.value, nil
+			}
+		case <-patience.C:
+		case <-ctx.Done():
+			var zero T
+			return zero, ctx.Err()
+		}
+		return v.read(ctx, floor, false)
 	case v.running != nil && serves(v.running):
 		r = v.running
 	case v.running != nil:
@@ -148,14 +186,31 @@ func (v *sharedReads[T]) markStale(t time.Time) {
 	}
 }
 
-// offer takes a value read by a query begun at begun, outside the shared
-// reads, as their last one when it began after it.
-func (v *sharedReads[T]) offer(value T, begun time.Time) {
+// pend notes a reading outside the shared reads that begins now (that of
+// a transaction's BEGIN): until settle ends it, the requests it serves wait
+// for it rather than for a query of their own. Under a load of writes the
+// BEGINs read often enough that few queries of their own remain.
+func (v *sharedReads[T]) pend() *sharedRead[T] {
+	r := &sharedRead[T]{done: make(chan struct{}), begun: time.Now()}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.last == nil || begun.After(v.last.begun) {
-		v.last = &sharedRead[T]{begun: begun, value: value}
+	v.pending = append(v.pending, r)
+	return r
+}
+
+// settle ends a reading that pend noted with what it read, and takes it as
+// the last one when it succeeded and began after it.
+func (v *sharedReads[T]) settle(r *sharedRead[T], value T, err error) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if i := slices.Index(v.pending, r); i >= 0 {
+		v.pending = slices.Delete(v.pending, i, i+1)
 	}
+	r.value, r.err = value, err
+	if err == nil && (v.last == nil || r.begun.After(v.last.begun)) {
+		v.last = r
+	}
+	close(r.done)
 }
 
 // run runs the query of r, then those that were asked for meanwhile.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"strconv"
 	"strings"
@@ -149,18 +150,69 @@ func TestVersionReadsTakeOffers(t *testing.T) {
 	v := &sharedReads[string]{window: window, query: func(ctx context.Context) (string, error) {
 		return "query " + strconv.FormatInt(queries.Add(1), 10), nil
 	}}
-	v.offer("offered", time.Now())
+	offer := func(value string, begun time.Time) {
+		r := v.pend()
+		r.begun = begun
+		v.settle(r, value, nil)
+	}
+	offer("offered", time.Now())
 	if got, _ := v.get(t.Context(), time.Time{}); got != "offered" || queries.Load() != 0 {
 		t.Fatalf("right after an offer: %q, %d queries; want the offer", got, queries.Load())
 	}
-	v.offer("too old", time.Now().Add(-2*window))
+	offer("too old", time.Now().Add(-2*window))
 	if got, _ := v.get(t.Context(), time.Time{}); got != "offered" {
 		t.Fatalf("after an older offer: %q, want the newer offer", got)
 	}
-	v.offer("old", time.Now().Add(-2*window))
+	offer("old", time.Now().Add(-2*window))
 	time.Sleep(window + time.Millisecond)
 	if got, _ := v.get(t.Context(), time.Time{}); got != "query 1" {
 		t.Fatalf("a window after the offer: %q, want a query's", got)
+	}
+}
+
+// TestVersionReadsWaitForPendingOffers checks that a request that asks
+// while a BEGIN's reading is under way waits for it rather than query, and
+// reads without it when it fails or takes longer than pendingPatience.
+func TestVersionReadsWaitForPendingOffers(t *testing.T) {
+	const window = time.Second
+	var queries atomic.Int64
+	v := &sharedReads[string]{window: window, query: func(ctx context.Context) (string, error) {
+		return "query " + strconv.FormatInt(queries.Add(1), 10), nil
+	}}
+	asked := func() <-chan string {
+		got := make(chan string, 1)
+		go func() {
+			value, err := v.get(t.Context(), time.Time{})
+			if err != nil {
+				value = err.Error()
+			}
+			got <- value
+		}()
+		return got
+	}
+	for _, c := range []struct {
+		name   string
+		settle func(r *sharedRead[string])
+		want   string
+	}{
+		{"settled", func(r *sharedRead[string]) { v.settle(r, "begun", nil) }, "begun"},
+		{"failed", func(r *sharedRead[string]) { v.settle(r, "", errors.New("no")) }, "query 1"},
+		{"late", func(r *sharedRead[string]) {
+			time.Sleep(pendingPatience + 10*time.Millisecond)
+			v.settle(r, "too late", errors.New("its statements failed"))
+		}, "query 2"},
+	} {
+		v.last = nil
+		r := v.pend()
+		got := asked()
+		time.Sleep(pendingPatience / 4) // the request waits
+		c.settle(r)
+		if g := <-got; g != c.want {
+			t.Errorf("%s: got %q, want %q", c.name, g, c.want)
+		}
+	}
+	if len(v.pending) != 0 {
+		t.Errorf("%d readings still pending", len(v.pending))
 	}
 }
 
