@@ -32,12 +32,12 @@ type sharedReads[T any] struct {
 	running *sharedRead[T] // the query under way, if any
 	next    *sharedRead[T] // the query to run when it ends, for those who asked since it began
 	last    *sharedRead[T] // the last query that succeeded
+	working bool           // whether the goroutine that runs the queries is there
+	wake    chan *sharedRead[T]
+	query   func(ctx context.Context) (T, error)
 	// pending are the readings under way outside the shared reads (those
 	// of transactions' BEGINs: see pend).
 	pending []*sharedRead[T]
-	working bool // whether the goroutine that runs the queries is there
-	wake    chan *sharedRead[T]
-	query   func(ctx context.Context) (T, error)
 }
 
 type sharedRead[T any] struct {
