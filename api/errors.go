@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"integrations"
 )
@@ -62,8 +63,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeJSON writes v as a JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	var b bytes.Buffer
-	e := json.NewEncoder(&b)
+	b := jsonBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if b.Cap() <= 64<<10 { // a large one goes, rather than sit in the pool
+			jsonBuffers.Put(b)
+		}
+	}()
+	b.Reset()
+	e := json.NewEncoder(b)
 	e.SetEscapeHTML(false)
 	if err := e.Encode(v); err != nil {
 		// Only values built by this package reach here; they always encode.
@@ -72,5 +79,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	w.Write(b.Bytes()) // copied before it returns: the buffer may serve again
 }
+
+// jsonBuffers are writeJSON's buffers, kept from one answer to the next
+// (the answers of writes: those of reads are kept whole by the cache).
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

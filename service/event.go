@@ -41,7 +41,7 @@ type eventPayload struct {
 // reach). One due later waits: a tunnel may open meanwhile.
 func emit(tx integrations.Tx, integrationID, orgID string, p eventPayload, delay time.Duration) (*integrations.Event, error) {
 	p.EventID = integrations.NewEventID()
-	payload, err := json.Marshal(p)
+	payload, err := p.marshal()
 	if err != nil {
 		return nil, err
 	}
