@@ -120,7 +120,13 @@ func (t *tx) DeleteInstallation(id string) (bool, error) {
 // reference cache; its count of spaces, which enabling and disabling change,
 // is left to CountInstallationSpaces.
 func (t *tx) Installation(id string) (*integrations.Installation, error) {
-	return ref(t, "installation:"+id, true, copyInstallation, func(t *tx) (*integrations.Installation, error) {
+	return t.installation(id, copyInstallation)
+}
+
+// installation is Installation, handing out copy's copy (see
+// integrationByID).
+func (t *tx) installation(id string, copy func(*integrations.Installation) *integrations.Installation) (*integrations.Installation, error) {
+	return ref(t, "installation:"+id, true, copy, func(t *tx) (*integrations.Installation, error) {
 		in, err := scanInstallationRow(t.queryRow(`SELECT `+installationRowColumns+installationFrom+` WHERE inst.id = ?`, id))
 		return in, notFound(err, "Installation %q not found.", id)
 	})
@@ -237,10 +243,10 @@ func (t *tx) spaceInstallationRefs(si *integrations.SpaceInstallation) error {
 
 func (t *tx) spaceInstallationRefsExist(si *integrations.SpaceInstallation) error {
 	if !t.perStatement {
-		if _, err := t.Installation(si.InstallationID); err != nil {
+		if _, err := t.installation(si.InstallationID, shared); err != nil {
 			return err
 		}
-		_, err := t.Space(si.SpaceID)
+		_, err := t.space(si.SpaceID, shared)
 		return err
 	}
 	if err := t.lockedRow("installations", "Installation", si.InstallationID); err != nil {

@@ -53,7 +53,12 @@ func (t *tx) DeleteSpace(id string) (bool, error) {
 }
 
 func (t *tx) Space(id string) (*integrations.Space, error) {
-	return ref(t, "space:"+id, true, copyOf[integrations.Space], func(t *tx) (*integrations.Space, error) {
+	return t.space(id, copyOf[integrations.Space])
+}
+
+// space is Space, handing out copy's copy (see integrationByID).
+func (t *tx) space(id string, copy func(*integrations.Space) *integrations.Space) (*integrations.Space, error) {
+	return ref(t, "space:"+id, true, copy, func(t *tx) (*integrations.Space, error) {
 		s, err := scanSpace(t.queryRow(`SELECT `+spaceColumns+` FROM spaces s WHERE s.id = ?`, id))
 		return s, notFound(err, "Space %q not found.", id)
 	})
