@@ -152,7 +152,7 @@ type DB struct {
 	// database, bound from below the readings that serve the version and
 	// the generation; refWrites counts the statements that changed the
 	// tables of the reference cache (see waitReadWindow).
-	floor, refFloor floor
+	floor, refFloor readingFloor
 	refWrites       atomic.Int64
 	// Now returns the current time; tests may replace it.
 	Now func() time.Time

@@ -259,21 +259,21 @@ func (a *atVersion[T]) set(v string, value T) {
 	a.version, a.value, a.ok = v, value, true
 }
 
-// floor is a time that only moves forward: the readings begun before it
-// serve no request.
-type floor struct {
+// readingFloor is a time that only moves forward: the readings begun
+// before it serve no request.
+type readingFloor struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (f *floor) get() time.Time {
+func (f *readingFloor) get() time.Time {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.t
 }
 
 // raise moves the floor to t, if t is later.
-func (f *floor) raise(t time.Time) {
+func (f *readingFloor) raise(t time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if t.After(f.t) {
