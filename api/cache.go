@@ -105,13 +105,15 @@ func (c *cache) remove(el *list.Element) {
 	c.size -= int64(len(a.body) + len(a.key) + 128)
 }
 
-// dropAnswers forgets every answer, once a write has returned: it committed
-// a change, which changed the version, so none of them can serve a request
-// that reads the version after it (a request that read it before only
-// misses). Under a load of writes the cache would otherwise keep answers
-// that nothing asks for again until the LRU order reaches them, a heap that
-// the garbage collector works around, near the memory limit, by running
-// far more often (bench/HISTORY.md, an eleventh session).
+// dropAnswers forgets every answer, once a write has returned without an
+// error. Such a write committed a change (but for the few that found
+// nothing to change, after which dropping costs misses only), which changed
+// the version, so that no answer kept before can serve a request that
+// reads the version after it. Under a load of writes the cache would
+// otherwise keep answers that nothing asks for again until the LRU order
+// reaches them, a heap that the garbage collector works around, near the
+// memory limit, by running far more often (bench/HISTORY.md, an eleventh
+// session).
 func (c *cache) dropAnswers() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
