@@ -83,9 +83,11 @@ func (v *sharedReads[T]) read(ctx context.Context, floor time.Time, withPending 
 		return l.value, nil
 	}
 	var r *sharedRead[T]
-	for _, p := range v.pending {
-		if withPending && serves(p) && (r == nil || p.begun.After(r.begun)) {
-			r = p
+	if withPending {
+		for _, p := range v.pending {
+			if serves(p) && (r == nil || p.begun.After(r.begun)) {
+				r = p
+			}
 		}
 	}
 	switch {
